@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: magasin.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Private to magasin.platform: the one way this collection runs a command-line tool.
+
+A client resolves its binary once (module option, then PATH), builds its base argv once,
+runs argv lists only (never a shell), hands data over stdin, parses JSON in one place and
+fails through one method that carries the command, rc, stdout and stderr with every known
+secret masked.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible.module_utils.common.text.converters import to_text
+
+from ._redact import redact_text
+
+
+class CliError(Exception):
+    def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None):
+        super(CliError, self).__init__(msg)
+        self.msg = msg
+        self.cmd = cmd
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class CliClient:
+    binary_name = None
+    binary_option = None
+
+    def __init__(self, module, connection):
+        self.module = module
+        self.connection = connection
+        self.secrets = set()
+        self.calls = []
+        path = module.params.get(self.binary_option)
+        if path:
+            self.binary = path
+        else:
+            self.binary = module.get_bin_path(self.binary_name, required=False)
+            if not self.binary:
+                self.fail("'%s' was not found on PATH. Install it or set the '%s' option to its path."
+                          % (self.binary_name, self.binary_option))
+        self.environ = connection.environment()
+
+    def base_args(self):
+        return [self.binary]
+
+    def add_secrets(self, strings):
+        self.secrets.update(s for s in strings if isinstance(s, str))
+
+    def redact(self, text):
+        return redact_text(to_text(text or ""), self.secrets)
+
+    def run(self, args, data=None, check=True, ok_rcs=(0,)):
+        """Run the tool; return (rc, stdout, stderr). ``data`` goes to stdin."""
+        cmd = self.base_args() + list(args)
+        self.calls.append(cmd)
+        rc, out, err = self.module.run_command(cmd, data=data, binary_data=data is not None and isinstance(data, bytes),
+                                               environ_update=self.environ, check_rc=False, encoding="utf-8")
+        if check and rc not in ok_rcs:
+            raise CliError(self.error_message(err, out), cmd=cmd, rc=rc,
+                           stdout=self.redact(out), stderr=self.redact(err))
+        return rc, out, err
+
+    def run_json(self, args, data=None):
+        rc, out, err = self.run(args, data=data)
+        return self.parse_json(out, args)
+
+    def parse_json(self, out, args=()):
+        try:
+            return json.loads(out) if out.strip() else None
+        except ValueError as exc:
+            raise CliError("%s %s printed output that is not JSON: %s"
+                           % (self.binary_name, " ".join(args[:2]), exc), stdout=self.redact(out)) from None
+
+    def error_message(self, stderr, stdout):
+        text = (stderr or "").strip() or (stdout or "").strip() or "no output"
+        return self.redact(text)
+
+    def fail(self, msg, **kwargs):
+        self.module.fail_json(msg=self.redact(msg), **kwargs)
+
+    def fail_from(self, exc, **kwargs):
+        self.module.fail_json(msg=self.redact(exc.msg), command=exc.cmd, rc=exc.rc,
+                              stdout=exc.stdout, stderr=exc.stderr, **kwargs)

@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+# Copyright: magasin.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Private to magasin.platform: the kubectl client and its parsers.
+
+Manifests always reach kubectl on stdin as JSON (``-f -``), never as files left on disk or
+as argv, so Secret data stays off command lines.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+from ._cli import CliClient, CliError
+
+FIELD_MANAGER = "magasin-platform"
+
+
+class KubectlClient(CliClient):
+    binary_name = "kubectl"
+    binary_option = "kubectl_binary"
+
+    def base_args(self):
+        return [self.binary] + self.connection.kubectl_args()
+
+    def get_objects(self, objects, namespace=None):
+        """Live state of the given objects (missing ones are skipped)."""
+        if not objects:
+            return []
+        args = ["get", "-f", "-", "--ignore-not-found", "--output", "json"]
+        if namespace:
+            args += ["--namespace", namespace]
+        data = self.run_json(args, data=to_list_json(objects))
+        return list_items(data)
+
+    def diff(self, objects, namespace=None, field_manager=FIELD_MANAGER, force_conflicts=False):
+        """Server-side dry-run diff: (changed, unified diff text). kubectl exits 1 on a difference."""
+        args = ["diff", "-f", "-", "--server-side", "--field-manager", field_manager]
+        if force_conflicts:
+            args.append("--force-conflicts")
+        if namespace:
+            args += ["--namespace", namespace]
+        rc, out, err = self.run(args, data=to_list_json(objects), ok_rcs=(0, 1))
+        return rc == 1, out
+
+    def apply(self, objects, namespace=None, field_manager=FIELD_MANAGER, force_conflicts=False, dry_run=False):
+        args = ["apply", "-f", "-", "--server-side", "--field-manager", field_manager, "--output", "json"]
+        if force_conflicts:
+            args.append("--force-conflicts")
+        if namespace:
+            args += ["--namespace", namespace]
+        if dry_run:
+            args.append("--dry-run=server")
+        return list_items(self.run_json(args, data=to_list_json(objects)))
+
+    def delete(self, objects, namespace=None, wait=True, timeout=None):
+        args = ["delete", "-f", "-", "--ignore-not-found", "--output", "name", "--wait=%s" % str(bool(wait)).lower()]
+        if timeout:
+            args.append("--timeout=%ss" % int(timeout))
+        if namespace:
+            args += ["--namespace", namespace]
+        rc, out, err = self.run(args, data=to_list_json(objects))
+        return [line.strip() for line in out.splitlines() if line.strip()]
+
+    def wait(self, objects, condition, timeout, namespace=None):
+        args = ["wait", "-f", "-", "--for", condition, "--timeout", "%ss" % int(timeout)]
+        if namespace:
+            args += ["--namespace", namespace]
+        self.run(args, data=to_list_json(objects))
+
+
+def to_list_json(objects):
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
+
+
+def list_items(data):
+    if not data:
+        return []
+    if data.get("kind", "").endswith("List") and "items" in data:
+        return list(data["items"])
+    return [data]
+
+
+def object_key(obj, default_namespace=None):
+    """(group, kind, namespace, name) identifying an object; namespace None if not given."""
+    api_version = obj.get("apiVersion", "")
+    group = api_version.split("/")[0] if "/" in api_version else ""
+    meta = obj.get("metadata") or {}
+    return (group, obj.get("kind"), meta.get("namespace") or default_namespace, meta.get("name"))
+
+
+def object_ref(obj):
+    meta = obj.get("metadata") or {}
+    ref = "%s/%s" % (obj.get("kind"), meta.get("name"))
+    return "%s/%s" % (meta["namespace"], ref) if meta.get("namespace") else ref
+
+
+def split_manifest(text, loader):
+    """Split a multi-document YAML manifest into dicts using ``loader`` (yaml.safe_load_all)."""
+    return [doc for doc in loader(text or "") if isinstance(doc, dict) and doc.get("kind")]
+
+
+def _conditions(obj):
+    return dict((c.get("type"), c.get("status")) for c in (obj.get("status") or {}).get("conditions") or [])
+
+
+def readiness(obj):
+    """(ready, reason) of a live object, by kind; kinds without a notion of readiness are ready."""
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        want = spec.get("replicas", 1)
+        field = "availableReplicas" if kind == "Deployment" else "readyReplicas"
+        have = status.get(field) or 0
+        return have >= want, "%s/%s %s" % (have, want, field)
+    if kind == "DaemonSet":
+        want = status.get("desiredNumberScheduled") or 0
+        have = status.get("numberReady") or 0
+        return have >= want, "%s/%s ready" % (have, want)
+    if kind == "Job":
+        cond = _conditions(obj)
+        if cond.get("Complete") == "True":
+            return True, "complete"
+        if cond.get("Failed") == "True":
+            return False, "failed"
+        return False, "running"
+    if kind == "PersistentVolumeClaim":
+        phase = status.get("phase")
+        return phase == "Bound", phase or "unknown"
+    if kind == "Pod":
+        cond = _conditions(obj)
+        return cond.get("Ready") == "True" or status.get("phase") == "Succeeded", status.get("phase") or "unknown"
+    if kind == "CustomResourceDefinition":
+        return _conditions(obj).get("Established") == "True", "established" if _conditions(obj).get(
+            "Established") == "True" else "not established"
+    if kind == "Service" and spec.get("type") == "LoadBalancer":
+        ingress = (status.get("loadBalancer") or {}).get("ingress")
+        return bool(ingress), "address assigned" if ingress else "waiting for an address"
+    return True, "exists"
+
+
+def parse_can_i(rc, out):
+    """``kubectl auth can-i`` prints yes/no and exits 0/1."""
+    return rc == 0 and out.strip().lower().startswith("yes")
+
+
+def quantity_to_number(text):
+    """Kubernetes quantities to numbers: CPU in cores, memory in bytes."""
+    if text is None:
+        return 0
+    text = str(text).strip()
+    match = re.match(r"^([0-9.]+)([a-zA-Z]*)$", text)
+    if not match:
+        raise CliError("cannot read the quantity %r" % text)
+    number, suffix = float(match.group(1)), match.group(2)
+    factors = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
+               "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "Pi": 1024 ** 5}
+    if suffix not in factors:
+        raise CliError("unknown quantity suffix in %r" % text)
+    return number * factors[suffix]

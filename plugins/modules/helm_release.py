@@ -1,0 +1,418 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: magasin.platform contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: helm_release
+short_description: Install, upgrade, recover or remove a Helm release, precisely and quietly
+version_added: 0.1.0
+description:
+  - Makes a Helm release match a chart and values, with Helm 3 (3.16 or later) or Helm 4.
+  - A release that needs nothing costs one helm process (C(helm status)); the helm version is asked only when an
+    option depends on it.
+  - V(changed) is true exactly when the release would change, that is when the chart name or version differs, the
+    values differ from the values helm stored (also after an upgrade made by hand), the content of a local chart
+    directory or archive changed, or the release is not C(deployed).
+  - Stuck releases are recovered. A C(failed) release is upgraded. A C(pending-upgrade) or C(pending-rollback)
+    release is rolled back to its last deployed revision and then upgraded. A C(pending-install) release with no
+    deployed revision is uninstalled and installed again. Because a pending state can also mean that another run
+    is working right now, a release is recovered only when its pending revision is older than O(pending_timeout);
+    otherwise the task fails and says what is pending, since when, and what to do.
+  - Values reach helm on standard input, never on the command line. The task result never holds the values.
+author:
+  - magasin.platform developers
+extends_documentation_fragment:
+  - magasin.platform._connection
+attributes:
+  check_mode:
+    support: full
+    details: Reads the release, decides, and renders the chart with C(--dry-run=server) when it would change, so a
+      missing chart version or a schema error fails in check mode as it would for real. Nothing is changed.
+  diff_mode:
+    support: full
+    details: Shows the values diff and the manifest diff, with values under keys that look like a password, secret,
+      token or key masked, Secret data masked, and every such value masked wherever else it appears.
+  idempotent:
+    support: full
+    details: A second run with the same arguments reports no change and makes no new revision.
+options:
+  name:
+    description: Release name.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the release.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) installs or upgrades the release; V(absent) uninstalls it (with C(--wait)).
+    type: str
+    choices: [present, absent]
+    default: present
+  chart:
+    description:
+      - The chart. A chart name together with O(repo_url); a local chart directory; a C(.tgz) archive as
+        C(helm package) writes it; or an C(oci://) reference.
+      - Required when O(state=present).
+    type: str
+  repo_url:
+    description:
+      - Chart repository URL, passed to helm with C(--repo), so no C(helm repo add) state is needed where the task
+        runs (an AWX execution environment, for example).
+    type: str
+  version:
+    description:
+      - Chart version. Required with O(repo_url) (pin your charts), optional with an C(oci://) reference that
+        carries a tag; for a local chart it is checked against its C(Chart.yaml).
+    type: str
+  values:
+    description:
+      - Values, merged over O(values_files).
+      - Merge order, later wins, maps merge key by key and anything else is replaced, as helm merges C(-f) files,
+        O(values_files) in the order given, then O(values).
+    type: dict
+    default: {}
+  values_files:
+    description: Values files on the host that runs the task, merged in order before O(values).
+    type: list
+    elements: path
+    default: []
+  create_namespace:
+    description: Create the namespace when installing, if it does not exist.
+    type: bool
+    default: true
+  wait:
+    description: Wait until the release's workloads are ready (C(--wait)).
+    type: bool
+    default: true
+  wait_for_jobs:
+    description: With O(wait), also wait for the release's Jobs to complete.
+    type: bool
+    default: false
+  timeout:
+    description: How long helm waits for each operation, as a Go duration (V(10m), V(90s)).
+    type: str
+    default: 10m
+  atomic:
+    description:
+      - Roll back (or uninstall, for a first install) when the operation fails. C(--atomic) on Helm 3,
+        C(--rollback-on-failure) on Helm 4. Implies O(wait).
+    type: bool
+    default: false
+  skip_crds:
+    description: Do not install the chart's C(crds/) directory.
+    type: bool
+    default: false
+  skip_schema_validation:
+    description:
+      - Do not validate values against the chart's C(values.schema.json) (Helm 3.16 and later). Needed offline for
+        charts whose schema refers to remote definitions.
+    type: bool
+    default: false
+  take_ownership:
+    description: Adopt existing objects that no release owns (Helm 3.17 and later).
+    type: bool
+    default: false
+  post_renderer:
+    description:
+      - Post-renderer. An executable path on Helm 3, a post-renderer plugin name on Helm 4.
+    type: str
+  post_renderer_args:
+    description: Arguments for O(post_renderer).
+    type: list
+    elements: str
+    default: []
+  pending_timeout:
+    description:
+      - Seconds after which a release left pending (by an interrupted run) is recovered. A younger pending
+        release makes the task fail, since another run may be working on it.
+    type: int
+    default: 300
+"""
+
+EXAMPLES = r"""
+- name: Drill from the magasin chart repository
+  magasin.platform.helm_release:
+    name: drill
+    namespace: magasin-drill
+    chart: drill
+    repo_url: https://unicef.github.io/magasin
+    version: 0.9.0
+    values:
+      drill:
+        count: 1
+    wait: true
+
+- name: The same chart from a directory of packaged charts (offline)
+  magasin.platform.helm_release:
+    name: drill
+    namespace: magasin-drill
+    chart: /srv/charts/drill-0.9.0.tgz
+
+- name: Remove a release
+  magasin.platform.helm_release:
+    name: drill
+    namespace: magasin-drill
+    state: absent
+
+- name: Connection options once for every module of the collection
+  module_defaults:
+    group/magasin.platform.k8s:
+      kubeconfig: "{{ playbook_dir }}/.cluster/kubeconfig"
+      context: magasin
+  block:
+    - name: Superset
+      magasin.platform.helm_release:
+        name: superset
+        namespace: magasin-superset
+        chart: oci://registry.example.org/charts/superset
+        version: 0.13.4
+        atomic: true
+"""
+
+RETURN = r"""
+name:
+  description: Release name.
+  returned: always
+  type: str
+namespace:
+  description: Release namespace.
+  returned: always
+  type: str
+status:
+  description: Release status after the task (predicted in check mode); V(absent) when there is none.
+  returned: always
+  type: str
+  sample: deployed
+revision:
+  description: Release revision after the task (the current one in check mode).
+  returned: when the release exists
+  type: int
+chart:
+  description: Chart name and version, as C(helm list) shows them.
+  returned: when the release exists
+  type: str
+  sample: drill-0.9.0
+chart_version:
+  description: Chart version.
+  returned: when the release exists
+  type: str
+app_version:
+  description: The chart's application version.
+  returned: when the release exists
+  type: str
+action:
+  description: What was done (or would be, in check mode).
+  returned: always
+  type: str
+  sample: upgrade
+reasons:
+  description: Why the release was changed. Never holds values.
+  returned: always
+  type: list
+  elements: str
+  sample: [values differ]
+recovered:
+  description: How a stuck release was recovered, if it was.
+  returned: always
+  type: str
+  sample: rolled back pending-upgrade revision 3 to revision 2
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
+from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
+from ansible_collections.magasin.platform.plugins.module_utils._helm import (
+    HelmClient,
+    StuckRelease,
+    desired_chart,
+    install_or_upgrade_args,
+    merge_values,
+    now_utc,
+    parse_release,
+    plan_release,
+    release_result,
+    rollback_args,
+    uninstall_args,
+)
+from ansible_collections.magasin.platform.plugins.module_utils._redact import mask_manifest, mask_values
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+
+def yaml_dump(data):
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
+
+
+class HelmReleaseManager:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = self.params["name"]
+        self.namespace = self.params["namespace"]
+        self.helm = HelmClient(module, Connection(module))
+        self.result = {"changed": False, "name": self.name, "namespace": self.namespace, "action": "none",
+                       "reasons": [], "recovered": None}
+
+    def desired_values(self):
+        values = {}
+        for path in self.params["values_files"]:
+            if not os.path.isfile(path):
+                self.module.fail_json(msg="values file %s does not exist (values_files)" % path)
+            with open(path) as handle:
+                loaded = yaml.safe_load(handle) or {}
+            if not isinstance(loaded, dict):
+                self.module.fail_json(msg="values file %s does not hold a mapping (values_files)" % path)
+            values = merge_values(values, loaded)
+        return merge_values(values, self.params["values"])
+
+    def run(self):
+        chart, values = None, {}
+        if self.params["state"] == "present":
+            try:
+                chart = desired_chart(self.params["chart"], self.params["repo_url"], self.params["version"])
+            except (ValueError, OSError) as exc:
+                self.module.fail_json(msg="chart: %s" % exc)
+            values = self.desired_values()
+        self.helm.add_secrets(mask_secrets(values))
+        current = parse_release(self.helm.status(self.name, self.namespace))
+        if current:
+            self.helm.add_secrets(mask_secrets(current["values"]))
+        history = None
+        if current and (current["status"] or "").startswith("pending"):
+            history = self.helm.history(self.name, self.namespace)
+        try:
+            plan = plan_release(current, chart, values, self.params["state"], history, now_utc(),
+                                self.params["pending_timeout"])
+        except StuckRelease as exc:
+            self.module.fail_json(msg=str(exc), **release_result(current))
+        self.result.update(release_result(current) or {"status": "absent"})
+        self.result.update(action=plan["action"], reasons=plan["reasons"], recovered=plan["recovered"])
+        if plan["action"] == "none":
+            return self.result
+        self.result["changed"] = True
+        if plan["action"] == "uninstall":
+            return self.uninstall(current)
+        return self.apply(plan, current, chart, values)
+
+    def uninstall(self, current):
+        if self.module._diff:
+            self.result["diff"] = [self.values_diff(current["values"], {}),
+                                   self.manifest_diff(current["manifest"], "")]
+        if not self.module.check_mode:
+            self.helm.run(uninstall_args(self.name, self.namespace, self.params))
+        self.result.update(status="absent")
+        return self.result
+
+    def apply(self, plan, current, chart, values):
+        action = plan["action"]
+        major = self.helm.major if (self.params["atomic"] and action != "none") else 3
+        before_values = current["values"] if current else {}
+        before_manifest = current["manifest"] if current else ""
+        if self.module.check_mode:
+            # Render for real (server dry run) so that the prediction fails where the run would.
+            dry_action = "install" if (current is None or plan["recover"] == [("uninstall", None)]) else "upgrade"
+            rendered = self.helm_json(install_or_upgrade_args(dry_action, self.name, self.namespace, chart,
+                                                              self.params, major, dry_run=True), values)
+            self.result["status"] = "deployed"
+            after_manifest = rendered.get("manifest", "") if rendered else ""
+        else:
+            for step, revision in plan["recover"]:
+                if step == "rollback":
+                    self.helm.run(rollback_args(self.name, self.namespace, revision, self.params))
+                else:
+                    self.helm.run(uninstall_args(self.name, self.namespace, self.params))
+            released = self.helm_json(install_or_upgrade_args(action, self.name, self.namespace, chart,
+                                                              self.params, major), values)
+            release = parse_release(released)
+            self.result.update(release_result(release))
+            after_manifest = release["manifest"] if release else ""
+        if self.module._diff:
+            self.result["diff"] = [self.values_diff(before_values, values),
+                                   self.manifest_diff(before_manifest, after_manifest)]
+        return self.result
+
+    def helm_json(self, args, values):
+        rc, out, err = self.helm.run(args, data=self.helm_values_json(values))
+        return self.helm.parse_json(out, args)
+
+    @staticmethod
+    def helm_values_json(values):
+        return json.dumps(values)
+
+    def values_diff(self, before, after):
+        return {"before_header": "%s/%s values (helm)" % (self.namespace, self.name),
+                "after_header": "%s/%s values (wanted)" % (self.namespace, self.name),
+                "before": self.helm.redact(yaml_dump(mask_values(before))) if before else "",
+                "after": self.helm.redact(yaml_dump(mask_values(after))) if after else ""}
+
+    def manifest_diff(self, before, after):
+        return {"before_header": "%s/%s manifest (deployed)" % (self.namespace, self.name),
+                "after_header": "%s/%s manifest (rendered)" % (self.namespace, self.name),
+                "before": self.render_manifest(before), "after": self.render_manifest(after)}
+
+    def render_manifest(self, text):
+        docs = [d for d in yaml.safe_load_all(text or "") if isinstance(d, dict)]
+        secrets = set()
+        masked = [mask_manifest(d, secrets) for d in docs]
+        self.helm.add_secrets(secrets)
+        masked.sort(key=lambda d: (d.get("kind") or "", (d.get("metadata") or {}).get("name") or ""))
+        return self.helm.redact("".join("---\n" + yaml_dump(d) for d in masked))
+
+
+def mask_secrets(values):
+    secrets = set()
+    mask_values(values, secrets)
+    return secrets
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=connection_args(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", required=True),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            chart=dict(type="str"),
+            repo_url=dict(type="str"),
+            version=dict(type="str"),
+            values=dict(type="dict", default={}),
+            values_files=dict(type="list", elements="path", default=[]),
+            create_namespace=dict(type="bool", default=True),
+            wait=dict(type="bool", default=True),
+            wait_for_jobs=dict(type="bool", default=False),
+            timeout=dict(type="str", default="10m"),
+            atomic=dict(type="bool", default=False),
+            skip_crds=dict(type="bool", default=False),
+            skip_schema_validation=dict(type="bool", default=False),
+            take_ownership=dict(type="bool", default=False),
+            post_renderer=dict(type="str"),
+            post_renderer_args=dict(type="list", elements="str", default=[]),
+            pending_timeout=dict(type="int", default=300),
+        ),
+        required_if=[("state", "present", ["chart"])],
+        supports_check_mode=True,
+    )
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
+    manager = HelmReleaseManager(module)
+    try:
+        module.exit_json(**manager.run())
+    except CliError as exc:
+        manager.helm.fail_from(exc, **{k: v for k, v in manager.result.items() if k != "changed"})
+
+
+if __name__ == "__main__":
+    main()

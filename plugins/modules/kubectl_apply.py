@@ -1,0 +1,234 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: magasin.platform contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: kubectl_apply
+short_description: Server-side apply Kubernetes objects with kubectl, changed only when the cluster changes
+version_added: 0.1.0
+description:
+  - Applies a list of objects (or a YAML file of them) with C(kubectl apply --server-side) under its own field
+    manager, or deletes them with O(state=absent).
+  - First asks the API server with C(kubectl diff --server-side) (a server-side dry run) whether anything would
+    change; when nothing would, that one kubectl process is the whole task. Only then does it apply.
+  - Objects reach kubectl on standard input, never on the command line.
+author:
+  - magasin.platform developers
+extends_documentation_fragment:
+  - magasin.platform._connection
+attributes:
+  check_mode:
+    support: full
+    details: The server-side dry run decides; nothing is written.
+  diff_mode:
+    support: full
+    details: The output of C(kubectl diff), with Secret data masked and every secret-looking value masked.
+  idempotent:
+    support: full
+    details: Applying the same objects again changes nothing and reports no change.
+options:
+  definitions:
+    description:
+      - The objects, as a list of dictionaries (a single dictionary is accepted too).
+      - Mutually exclusive with O(src).
+    type: list
+    elements: dict
+  src:
+    description:
+      - Path of a YAML or JSON file with one or more objects, on the host that runs the task.
+    type: path
+  namespace:
+    description: Namespace for objects that do not name one.
+    type: str
+  state:
+    description: V(present) applies; V(absent) deletes the objects (those missing are ignored).
+    type: str
+    choices: [present, absent]
+    default: present
+  field_manager:
+    description: Field manager name for server-side apply.
+    type: str
+    default: magasin-platform
+  force_conflicts:
+    description: Take over fields that another field manager owns.
+    type: bool
+    default: false
+  wait:
+    description:
+      - After applying (even when nothing changed), wait with C(kubectl wait) until every object meets
+        O(wait_condition).
+    type: bool
+    default: false
+  wait_condition:
+    description: Condition for O(wait), in C(kubectl wait --for) syntax.
+    type: str
+    default: condition=Ready
+  wait_timeout:
+    description: Seconds to wait for O(wait_condition), or for deletion with O(state=absent).
+    type: int
+    default: 120
+"""
+
+EXAMPLES = r"""
+- name: A namespace and a network policy
+  magasin.platform.kubectl_apply:
+    definitions:
+      - apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: magasin-drill
+      - apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata:
+          name: allow-minio
+          namespace: magasin-drill
+        spec:
+          podSelector: {}
+          policyTypes: [Egress]
+
+- name: A CRD, waited for
+  magasin.platform.kubectl_apply:
+    src: files/crd.yaml
+    wait: true
+    wait_condition: condition=Established
+
+- name: Remove them
+  magasin.platform.kubectl_apply:
+    src: files/crd.yaml
+    state: absent
+"""
+
+RETURN = r"""
+objects:
+  description: The objects of the task, as C(Kind/name) or C(namespace/Kind/name).
+  returned: always
+  type: list
+  elements: str
+changed_objects:
+  description: The objects that were (or, in check mode, would be) created, changed or deleted.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
+from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
+from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient, object_ref, split_manifest
+from ansible_collections.magasin.platform.plugins.module_utils._redact import mask_manifest
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+
+class KubectlApplyManager:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.kubectl = KubectlClient(module, Connection(module))
+        self.result = {"changed": False, "objects": [], "changed_objects": []}
+
+    def load(self):
+        if self.params["src"]:
+            try:
+                with open(self.params["src"]) as handle:
+                    objects = split_manifest(handle.read(), yaml.safe_load_all)
+            except (OSError, yaml.YAMLError) as exc:
+                self.module.fail_json(msg="src: cannot read %s: %s" % (self.params["src"], exc))
+        else:
+            objects = [o for o in self.params["definitions"] or [] if o]
+        for obj in objects:
+            if not obj.get("apiVersion") or not obj.get("kind") or not (obj.get("metadata") or {}).get("name"):
+                self.module.fail_json(msg="every object needs apiVersion, kind and metadata.name; got %s"
+                                      % json.dumps(mask_manifest(obj))[:300])
+            secrets = set()
+            mask_manifest(obj, secrets)
+            self.kubectl.add_secrets(secrets)
+        return objects
+
+    def run(self):
+        objects = self.load()
+        self.result["objects"] = [object_ref(o) for o in objects]
+        if not objects:
+            return self.result
+        if self.params["state"] == "absent":
+            return self.delete(objects)
+        changed, diff_text = self.kubectl.diff(objects, self.params["namespace"], self.params["field_manager"],
+                                               self.params["force_conflicts"])
+        if changed:
+            self.result["changed"] = True
+            self.result["changed_objects"] = changed_refs(diff_text)
+            if self.module._diff:
+                self.result["diff"] = {"prepared": self.kubectl.redact(diff_text)}
+            if not self.module.check_mode:
+                self.kubectl.apply(objects, self.params["namespace"], self.params["field_manager"],
+                                   self.params["force_conflicts"])
+        if self.params["wait"] and not self.module.check_mode:
+            self.kubectl.wait(objects, self.params["wait_condition"], self.params["wait_timeout"],
+                              self.params["namespace"])
+        return self.result
+
+    def delete(self, objects):
+        if self.module.check_mode:
+            live = self.kubectl.get_objects(objects, self.params["namespace"])
+            gone = [object_ref(o) for o in live]
+        else:
+            gone = self.kubectl.delete(objects, self.params["namespace"], wait=True,
+                                       timeout=self.params["wait_timeout"])
+        self.result["changed"] = bool(gone)
+        self.result["changed_objects"] = gone
+        if self.module._diff and gone:
+            self.result["diff"] = {"before": "\n".join(gone) + "\n", "after": ""}
+        return self.result
+
+
+def changed_refs(diff_text):
+    """Object names from kubectl diff's per-object headers (``diff -u -N /tmp/LIVE-x/<group>.<kind>.<ns>.<name>``)."""
+    refs = []
+    for line in (diff_text or "").splitlines():
+        if line.startswith("diff ") and "/LIVE-" in line:
+            path = line.split()[-2] if len(line.split()) >= 2 else ""
+            name = path.rsplit("/", 1)[-1]
+            if name and name not in refs:
+                refs.append(name)
+    return refs
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=connection_args(
+            definitions=dict(type="list", elements="dict"),
+            src=dict(type="path"),
+            namespace=dict(type="str"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            field_manager=dict(type="str", default="magasin-platform"),
+            force_conflicts=dict(type="bool", default=False),
+            wait=dict(type="bool", default=False),
+            wait_condition=dict(type="str", default="condition=Ready"),
+            wait_timeout=dict(type="int", default=120),
+        ),
+        mutually_exclusive=[("definitions", "src")],
+        required_one_of=[("definitions", "src")],
+        supports_check_mode=True,
+    )
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
+    manager = KubectlApplyManager(module)
+    try:
+        module.exit_json(**manager.run())
+    except CliError as exc:
+        manager.kubectl.fail_from(exc)
+
+
+if __name__ == "__main__":
+    main()
