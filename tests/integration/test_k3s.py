@@ -1,0 +1,330 @@
+"""Integration tests of roles/k3s and playbooks/k3s*.yml on real Debian hosts.
+
+The hosts are Debian bookworm root file systems booted with ``systemd-nspawn -b``
+(real systemd, real sshd, one network namespace and address each), made by
+tests/hosts/harness.py and reached over SSH by ``ansible-playbook`` run as a subprocess
+with the repository's ansible.cfg.
+
+k3s ITSELF NEVER RUNS IN THESE TESTS. The k3s binary and install script cannot be
+downloaded here, so the air-gap mode is fed placeholders from tests/hosts/fixtures/:
+a small program that records its starts, checks the join token against the server it
+is told to join (a toy protocol, not the Kubernetes API) and writes a FAKE kubeconfig
+where k3s writes its own; and a script honouring the install script's contract (unit
+file, uninstall script). What is tested is the role's mechanics: preflight, token
+flow, config per host, HA server order, unit files, handlers, idempotence, check mode,
+the reset guard. Nothing here shows that a Kubernetes cluster comes up.
+
+Two deviations from production defaults, both because of this machine and both set in
+the test inventory: the kernel has no br_netfilter module (k3s_required_kernel_modules
+is [overlay]) and the containers' clock is not NTP-synchronised
+(k3s_require_time_sync: false). Both checks are exercised as failures below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "hosts" / "fixtures"
+sys.path.insert(0, str(REPO / "tests" / "hosts"))
+import harness  # noqa: E402
+
+HOSTS = ["server1", "server2", "server3", "agent1"]
+PLAYBOOK = "playbooks/k3s.yml"
+RESET = "playbooks/k3s_reset.yml"
+ROLE = "magasin.platform.k3s"
+ANSIBLE_BIN = Path(sys.executable).parent
+
+_missing = [t for t in ("debootstrap", "systemd-nspawn", "ip", "ssh", "ssh-keygen") if not shutil.which(t)]
+if os.geteuid() != 0 or _missing:
+    reason = "test hosts need root and " + (", ".join(_missing) or "nothing more")
+    if os.environ.get("MAGASIN_REQUIRE_TEST_HOSTS"):
+        raise RuntimeError(reason)
+    pytest.skip(reason + " (apt-get install debootstrap systemd-container)", allow_module_level=True)
+
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Run:
+    """One ansible-playbook run: its output, recap and what changed where."""
+
+    RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+    HEADER = re.compile(r"^(TASK|RUNNING HANDLER) \[(.+?)\] \*+$")
+    CHANGED = re.compile(r"^changed: \[([^\]\s]+)")
+
+    def __init__(self, proc: subprocess.CompletedProcess, seconds: float):
+        self.rc = proc.returncode
+        self.out = proc.stdout + proc.stderr
+        self.seconds = seconds
+        self.recap = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]),
+                             "failed": int(m[4])} for m in self.RECAP.findall(proc.stdout)}
+        self.changes: set[tuple[str, str]] = set()
+        header = ""
+        for line in proc.stdout.splitlines():
+            if m := self.HEADER.match(line):
+                header = m[2]
+            elif m := self.CHANGED.match(line):
+                self.changes.add((header, m[1]))
+
+    def changed(self) -> dict[str, int]:
+        return {host: r["changed"] for host, r in self.recap.items()}
+
+
+class Lab:
+    """The booted hosts, the inventories written for them and every output seen."""
+
+    def __init__(self, state: dict, workdir: Path):
+        self.state = state
+        self.workdir = workdir
+        self.outputs: list[str] = []
+        self.timings: list[tuple[str, float]] = []
+        self.kubeconfig = workdir / "kube" / "config.yaml"
+
+    def address(self, name: str) -> str:
+        return self.state["hosts"][name]["address"]
+
+    def ssh(self, name: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(harness.ssh_argv(self.state["hosts"][name], self.state["ssh_key"]) + [command],
+                              capture_output=True, text=True, check=check, timeout=60)
+
+    def inventory(self, label: str, servers: list[str], agents: list[str],
+                  extra: dict | None = None, host_vars: dict | None = None) -> Path:
+        inv = self.workdir / label
+        (inv / "group_vars").mkdir(parents=True, exist_ok=True)
+        (inv / "host_vars").mkdir(exist_ok=True)
+
+        def hosts(names):
+            return {n: {"ansible_host": self.address(n)} for n in names}
+
+        doc = {"all": {"children": {"k3s_servers": {"hosts": hosts(servers)},
+                                    "k3s_agents": {"hosts": hosts(agents)}}}}
+        (inv / "hosts.yml").write_text(yaml.safe_dump(doc))
+        group_vars = {
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": self.state["ssh_key"],
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            "ansible_python_interpreter": "/usr/bin/python3",
+            # Placeholders, not k3s: see the module docstring.
+            "k3s_airgap": True,
+            "k3s_airgap_binary": str(FIXTURES / "placeholder-k3s"),
+            "k3s_airgap_binary_sha256": sha256(FIXTURES / "placeholder-k3s"),
+            "k3s_airgap_install_script": str(FIXTURES / "placeholder-k3s-install.sh"),
+            "k3s_airgap_install_script_sha256": sha256(FIXTURES / "placeholder-k3s-install.sh"),
+            "k3s_airgap_images": str(FIXTURES / "placeholder-k3s-airgap-images.txt"),
+            "k3s_airgap_images_sha256": sha256(FIXTURES / "placeholder-k3s-airgap-images.txt"),
+            "k3s_require_time_sync": False,
+            "k3s_required_kernel_modules": ["overlay"],
+            "k3s_kubeconfig_dest": str(self.kubeconfig),
+            "k3s_kubeconfig_context": "magasin-test",
+            "k3s_registries": {"mirrors": {"docker.io": {"endpoint": ["https://registry.test.invalid:5000"]}}},
+        }
+        group_vars.update(extra or {})
+        (inv / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars))
+        for name, hv in (host_vars or {}).items():
+            (inv / "host_vars" / f"{name}.yml").write_text(yaml.safe_dump(hv))
+        return inv / "hosts.yml"
+
+    def play(self, inventory: Path, playbook: str = PLAYBOOK, *args: str, label: str = "") -> Run:
+        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False",
+                   PATH=f"{ANSIBLE_BIN}:{os.environ.get('PATH', '')}")
+        started = time.monotonic()
+        proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(inventory), playbook, *args],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        run = Run(proc, time.monotonic() - started)
+        self.outputs.append(run.out)
+        self.timings.append((label or " ".join([playbook, *args]), run.seconds))
+        (self.workdir / f"run-{len(self.outputs):02d}.log").write_text(run.out)
+        return run
+
+    def token_digests(self, names: list[str]) -> set[str]:
+        return {self.ssh(n, "sha256sum /etc/rancher/k3s/token").stdout.split()[0] for n in names}
+
+    def starts(self, name: str) -> list[str]:
+        res = self.ssh(name, "cat /var/lib/rancher/k3s/placeholder-starts.log", check=False)
+        return res.stdout.splitlines()
+
+    def config(self, name: str) -> dict:
+        return yaml.safe_load(self.ssh(name, "cat /etc/rancher/k3s/config.yaml").stdout)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("k3s")
+    started = time.monotonic()
+    state = harness.up(HOSTS)
+    lab = Lab(state, workdir)
+    lab.timings.append(("harness up (4 hosts)", time.monotonic() - started))
+    try:
+        yield lab
+    finally:
+        harness.down()
+        print("\nk3s integration timings (s): " + ", ".join(f"{n}={s:.1f}" for n, s in lab.timings))
+
+
+def assert_ok(run: Run) -> None:
+    assert run.rc == 0, run.out[-4000:]
+    assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in run.recap.values()), run.out[-4000:]
+
+
+# ---------------------------------------------------------------- one server, one agent
+def test_check_mode_on_fresh_hosts_changes_nothing(lab):
+    inv = lab.inventory("single", ["server1"], ["agent1"])
+    run = lab.play(inv, PLAYBOOK, "--check", label="single: check on fresh hosts")
+    assert_ok(run)
+    for name in ("server1", "agent1"):
+        res = lab.ssh(name, "ls /etc/rancher /usr/local/bin/k3s /etc/systemd/system/k3s*.service", check=False)
+        assert res.returncode != 0 and res.stdout == "", f"check mode left files on {name}: {res.stdout}"
+    assert not lab.kubeconfig.exists()
+
+
+def test_apply_installs_server_and_agent(lab):
+    inv = lab.inventory("single", ["server1"], ["agent1"])
+    run = lab.play(inv, label="single: apply")
+    assert_ok(run)
+    assert run.changed()["server1"] > 0 and run.changed()["agent1"] > 0
+    assert lab.ssh("server1", "systemctl is-active k3s").stdout.strip() == "active"
+    assert lab.ssh("agent1", "systemctl is-active k3s-agent").stdout.strip() == "active"
+    # Started exactly once each: the install script starts nothing, the handler does.
+    assert len(lab.starts("server1")) == 1 and len(lab.starts("agent1")) == 1
+    # One token, the same on both; the placeholder agent checked it against the server.
+    assert len(lab.token_digests(["server1", "agent1"])) == 1
+    assert lab.ssh("server1", "stat -c %a /etc/rancher/k3s/token").stdout.strip() == "600"
+    server, agent = lab.config("server1"), lab.config("agent1")
+    assert "cluster-init" not in server and "server" not in server
+    assert server["tls-san"] == [lab.address("server1")]
+    assert agent == {"server": f"https://{lab.address('server1')}:6443", "token-file": "/etc/rancher/k3s/token"}
+    registries = yaml.safe_load(lab.ssh("agent1", "cat /etc/rancher/k3s/registries.yaml").stdout)
+    assert registries["mirrors"]["docker.io"]["endpoint"] == ["https://registry.test.invalid:5000"]
+    # The kubeconfig is the placeholder's FAKE one, rewritten by the role.
+    assert oct(lab.kubeconfig.stat().st_mode & 0o777) == "0o600"
+    kubeconfig = yaml.safe_load(lab.kubeconfig.read_text())
+    assert kubeconfig["current-context"] == "magasin-test"
+    assert [c["name"] for c in kubeconfig["contexts"]] == ["magasin-test"]
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == f"https://{lab.address('server1')}:6443"
+
+
+def test_second_run_in_check_mode_reports_no_change(lab):
+    run = lab.play(lab.inventory("single", ["server1"], ["agent1"]), PLAYBOOK, "--check", "--diff",
+                   label="single: check, installed")
+    assert_ok(run)
+    assert run.changed() == {"server1": 0, "agent1": 0}, run.changes
+
+
+def test_second_run_changes_nothing_and_never_prints_the_token(lab):
+    run = lab.play(lab.inventory("single", ["server1"], ["agent1"]), PLAYBOOK, "-vvv",
+                   label="single: apply -vvv, installed")
+    assert_ok(run)
+    assert run.changed() == {"server1": 0, "agent1": 0}, run.changes
+    assert len(lab.starts("server1")) == 1 and len(lab.starts("agent1")) == 1, "a service restarted"
+    token = lab.ssh("server1", "cat /etc/rancher/k3s/token").stdout.strip()
+    assert len(token) >= 32
+    for i, out in enumerate(lab.outputs):
+        assert token not in out, f"the token appears in the output of run {i + 1}"
+
+
+BAD_INVENTORIES = {
+    "even number of servers": (["server1", "server2"], {}, "k3s_server_group"),
+    "missing air-gap file": (["server1"], {"k3s_airgap_binary": "/nonexistent/k3s"}, "k3s_airgap_binary"),
+    "checksum mismatch": (["server1"], {"k3s_airgap_install_script_sha256": "0" * 64},
+                          "k3s_airgap_install_script_sha256"),
+    "unsupported OS": (["server1"], {"k3s_supported_os": {"Ubuntu": ["24.04"]}}, "k3s_supported_os"),
+    "token in config data": (["server1"], {"k3s_config": {"token": "not-here"}}, "k3s_token"),
+    "missing kernel module": (["server1"], {"k3s_required_kernel_modules": ["overlay", "magasin_no_such_module"]},
+                              "k3s_required_kernel_modules"),
+    "unsynchronised clock": (["server1"], {"k3s_require_time_sync": True}, "k3s_require_time_sync"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INVENTORIES))
+def test_bad_inventory_fails_in_preflight(lab, case):
+    servers, extra, variable = BAD_INVENTORIES[case]
+    if case == "unsynchronised clock" and lab.ssh(
+            "server1", "timedatectl show --property=NTPSynchronized --value").stdout.strip() == "yes":
+        pytest.skip("this machine's clock is synchronised")
+    run = lab.play(lab.inventory("bad", servers, ["agent1"], extra), label=f"bad: {case}")
+    assert run.rc != 0
+    failed = [line for line in run.out.splitlines() if line.startswith(("fatal:", "failed:"))]
+    assert failed, run.out[-3000:]
+    # The failing task is a preflight check and the message names the variable to fix.
+    tasks = re.findall(r"^TASK \[(.+?)\]", run.out, re.M)
+    assert tasks[-1].startswith(f"{ROLE} : Check"), tasks[-1]
+    assert variable in run.out, run.out[-3000:]
+    assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+
+
+def test_reset_refuses_without_confirmation(lab):
+    run = lab.play(lab.inventory("single", ["server1"], ["agent1"]), RESET, label="reset: unconfirmed")
+    assert run.rc != 0
+    assert "k3s_reset_confirm" in run.out
+    assert all(r["changed"] == 0 for r in run.recap.values())
+    assert lab.ssh("server1", "systemctl is-active k3s").stdout.strip() == "active"
+
+
+def test_reset_uninstalls_and_is_idempotent(lab):
+    inv = lab.inventory("single", ["server1"], ["agent1"])
+    run = lab.play(inv, RESET, "-e", "k3s_reset_confirm=true", label="reset")
+    assert_ok(run)
+    for name in ("server1", "agent1"):
+        res = lab.ssh(name, "ls /etc/rancher/k3s /usr/local/bin/k3s /etc/systemd/system/k3s*.service", check=False)
+        assert res.stdout == "", f"{name} still has {res.stdout}"
+    assert not lab.kubeconfig.exists()
+    again = lab.play(inv, RESET, "-e", "k3s_reset_confirm=true", label="reset again")
+    assert_ok(again)
+    assert again.changed() == {"server1": 0, "agent1": 0}, again.changes
+
+
+# ---------------------------------------------------------------- three servers, one agent
+HA_SERVERS = ["server1", "server2", "server3"]
+
+
+def test_ha_cluster_first_server_initialises_the_others_join(lab):
+    run = lab.play(lab.inventory("ha", HA_SERVERS, ["agent1"]), label="ha: apply")
+    assert_ok(run)
+    first = lab.config("server1")
+    assert first["cluster-init"] is True and "server" not in first
+    for name in ("server2", "server3"):
+        conf = lab.config(name)
+        assert conf["server"] == f"https://{lab.address('server1')}:6443" and "cluster-init" not in conf
+    assert lab.config("agent1")["server"] == f"https://{lab.address('server1')}:6443"
+    assert len(lab.token_digests(HOSTS)) == 1
+    # serial: 1 for servers, then the agents: the placeholder logged each first start.
+    first_start = {n: float(lab.starts(n)[0].split()[0]) for n in HOSTS}
+    assert first_start["server1"] < first_start["server2"] < first_start["server3"] < first_start["agent1"]
+
+
+def test_ha_second_run_changes_nothing(lab):
+    run = lab.play(lab.inventory("ha", HA_SERVERS, ["agent1"]), label="ha: apply again")
+    assert_ok(run)
+    assert run.changed() == dict.fromkeys(HOSTS, 0), run.changes
+    assert all(len(lab.starts(n)) == 1 for n in HOSTS)
+
+
+def test_one_server_option_changes_only_that_host(lab):
+    before = {n: lab.ssh(n, "sha256sum /etc/rancher/k3s/config.yaml").stdout for n in HOSTS}
+    inv = lab.inventory("ha", HA_SERVERS, ["agent1"],
+                        host_vars={"server2": {"k3s_node_config": {"node-label": ["magasin.test/changed=true"]}}})
+    run = lab.play(inv, label="ha: one server option")
+    assert_ok(run)
+    assert run.changes == {(f"{ROLE} : Write config.yaml", "server2"), (f"{ROLE} : Restart k3s", "server2")}, \
+        run.changes
+    assert run.changed() == {"server1": 0, "server2": 2, "server3": 0, "agent1": 0}
+    after = {n: lab.ssh(n, "sha256sum /etc/rancher/k3s/config.yaml").stdout for n in HOSTS}
+    assert [n for n in HOSTS if before[n] != after[n]] == ["server2"]
+    assert lab.config("server2")["node-label"] == ["magasin.test/changed=true"]
+    assert {n: len(lab.starts(n)) for n in HOSTS} == {"server1": 1, "server2": 2, "server3": 1, "agent1": 1}
+    token = lab.ssh("server1", "cat /etc/rancher/k3s/token").stdout.strip()
+    assert all(token not in out for out in lab.outputs)
