@@ -45,12 +45,17 @@ RESET = "playbooks/k3s_reset.yml"
 ROLE = "magasin.platform.k3s"
 ANSIBLE_BIN = Path(sys.executable).parent
 
-_missing = [t for t in ("debootstrap", "systemd-nspawn", "ip", "ssh", "ssh-keygen") if not shutil.which(t)]
-if os.geteuid() != 0 or _missing:
-    reason = "test hosts need root and " + (", ".join(_missing) or "nothing more")
-    if os.environ.get("MAGASIN_REQUIRE_TEST_HOSTS"):
-        raise RuntimeError(reason)
-    pytest.skip(reason + " (apt-get install debootstrap systemd-container)", allow_module_level=True)
+EXAMPLE_INVENTORIES = ["existing-cluster", "k3s-vms", "aks", "eks", "gke"]
+
+
+def hosts_unavailable() -> str:
+    """Why the test hosts cannot be booted here, or '' when they can."""
+    missing = [t for t in ("debootstrap", "systemd-nspawn", "ip", "ssh", "ssh-keygen") if not shutil.which(t)]
+    if os.geteuid() != 0:
+        return "the test hosts need root"
+    if missing:
+        return f"the test hosts need {', '.join(missing)} (apt-get install debootstrap systemd-container)"
+    return ""
 
 
 
@@ -163,6 +168,10 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    if reason := hosts_unavailable():
+        if os.environ.get("MAGASIN_REQUIRE_TEST_HOSTS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     workdir = tmp_path_factory.mktemp("k3s")
     started = time.monotonic()
     state = harness.up(HOSTS)
@@ -404,3 +413,43 @@ def test_cli_tools_offline_install_is_verified_and_idempotent(offline_tools):
     assert second.changed() == {"localhost": 0}, second.changes
     wrong = run_cli_tools(offline_tools, cli_tools_kubectl_version="v1.0.0")
     assert wrong.rc != 0 and "cli_tools_kubectl_version" in wrong.out
+
+
+# ---------------------------------------------------------------- example inventories
+def ansible_env() -> dict:
+    return dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+
+
+@pytest.mark.parametrize("name", EXAMPLE_INVENTORIES)
+def test_example_inventory_lists_and_site_parses(name):
+    inventory = REPO / "inventories" / name / "hosts.yml"
+    listed = subprocess.run([str(ANSIBLE_BIN / "ansible-inventory"), "-i", str(inventory), "--list"],
+                            cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    data = yaml.safe_load(listed.stdout)
+    local = data["_meta"]["hostvars"]["localhost"]
+    for var in ("magasin_kubeconfig", "magasin_context", "magasin_realm", "magasin_components", "magasin_profile",
+                "magasin_storage_class", "magasin_ingress_class", "magasin_service_annotations"):
+        assert var in local, f"{name}: group_vars/all.yml lacks {var}"
+    assert local["magasin_profile"] in ("lab", "small", "production")
+    assert set(local["magasin_components"]) <= {"minio", "drill", "dagster", "daskhub", "superset"}
+    has_k3s = bool(data.get("k3s_servers", {}).get("hosts"))
+    assert has_k3s == (name == "k3s-vms")
+    if has_k3s:
+        servers = data["k3s_servers"]["hosts"]
+        assert len(servers) % 2 == 1
+        assert "k3s_version" in data["_meta"]["hostvars"][servers[0]]
+    for playbook in ("site.yml", PLAYBOOK, RESET):
+        syntax = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(inventory), playbook,
+                                 "--syntax-check"], cwd=REPO, env=ansible_env(), capture_output=True, text=True,
+                                timeout=120)
+        assert syntax.returncode == 0, f"{name} {playbook}: {syntax.stdout}{syntax.stderr}"
+
+
+def test_k3s_playbook_is_a_no_op_without_k3s_hosts():
+    inventory = REPO / "inventories" / "existing-cluster" / "hosts.yml"
+    proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(inventory), PLAYBOOK],
+                          cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("skipping: no hosts matched") == 2
+    assert "WARNING" not in proc.stdout + proc.stderr
