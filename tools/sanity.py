@@ -35,7 +35,10 @@ subprocess.run([sys.executable, "-m", "ensurepip", "--upgrade"], check=True,
 subprocess.run([sys.executable, "-m", "pip", "install", *args], check=True)
 '''
 
-SKIP = {".git", ".venv", ".cluster", ".collections", ".ansible", "tests/output"}
+# Not Ansible content, so not for ansible-test: the checkout's own plumbing, Helm charts
+# (Go templates, not YAML), the Go module of the test cluster and the machine harnesses.
+SKIP = {".git", ".venv", ".cluster", ".collections", ".ansible", ".ci", "tools", "tests/output", "tests/cluster",
+        "tests/hosts", "tests/charts", "tests/integration/charts"}
 
 
 def bootstrap():
@@ -71,7 +74,7 @@ def run(extra):
         cmd = [str(ansible_test), "sanity", "--venv", "--python",
                f"{sys.version_info.major}.{sys.version_info.minor}", "--color", "no", *extra]
         print("+", " ".join(cmd), flush=True)
-        rc = subprocess.run(cmd, cwd=dest, env=dict(os.environ)).returncode
+        rc = subprocess.run(cmd, cwd=dest, env=dict(os.environ), check=False).returncode
         output = dest / "tests" / "output"
         if output.exists():
             shutil.copytree(output, ROOT / "tests" / "output", dirs_exist_ok=True)

@@ -59,6 +59,22 @@ class HelmClient(CliClient):
             raise CliError(self.error_message(err, out), cmd=self.calls[-1], rc=rc, stderr=self.redact(err))
         return self.parse_json(out, ["status"])
 
+    def release(self, name, namespace):
+        """The parsed release, or None. Helm 4's status carries the chart; Helm 3's does not,
+        so there (and only there) one ``helm list`` adds chart name, version and app version."""
+        release = parse_release(self.status(name, namespace))
+        if release is not None and release["chart_name"] is None:
+            release.update(self.list_entry(name, namespace))
+        return release
+
+    def list_entry(self, name, namespace):
+        items = self.run_json(["list", "--namespace", namespace, "--filter", "^%s$" % re.escape(name), "--all",
+                               "--output", "json"]) or []
+        for item in items:
+            if item.get("name") == name:
+                return parse_list_entry(item)
+        return {}
+
     def history(self, name, namespace):
         return parse_history(self.run_json(["history", name, "--namespace", namespace, "--max", "50",
                                             "--output", "json"]) or [])
@@ -135,6 +151,18 @@ def parse_release(data):
         "manifest": data.get("manifest") or "",
         "chart_digest": digest.group(1) if digest else None,
     }
+
+
+def split_chart(chart):
+    """'my-chart-1.2.3-rc1' -> ('my-chart', '1.2.3-rc1'), as helm list prints charts."""
+    match = re.match(r"^(.+?)-(v?\d+(?:\.\d+)*(?:[-+].*)?)$", chart or "")
+    return (match.group(1), match.group(2)) if match else (chart, None)
+
+
+def parse_list_entry(item):
+    """One item of ``helm list -o json``: chart name, version and app version."""
+    name, version = split_chart(item.get("chart"))
+    return {"chart_name": name, "chart_version": version, "app_version": item.get("app_version")}
 
 
 def parse_history(items):

@@ -19,18 +19,21 @@ description:
   - Returns the Secret's data, base64-encoded as in the Secret itself, for the calling role to pass on. Call it
     with C(no_log=true) on the task, because its result holds the credentials.
 author:
-  - magasin.platform developers
+  - magasin.platform developers (@unicef)
 extends_documentation_fragment:
   - magasin.platform._connection
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Reads the Secret, generates nothing and writes nothing; RV(created) and RV(rotated) say what would be
       generated. The returned data then holds only what already exists or was supplied.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: Names the keys that would be added or changed; never shows a value.
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Existing keys are kept, so the second run reports no change and returns the same values.
 options:
@@ -148,7 +151,7 @@ ALPHABETS = {
 
 def generate(length, alphabet):
     chars = ALPHABETS.get(alphabet, alphabet)
-    return "".join(secrets.choice(chars) for _ in range(length))
+    return "".join(secrets.choice(chars) for dummy in range(length))
 
 
 def plan_credentials(existing, keys, rotate, generator=generate):
@@ -272,4 +275,3 @@ def main():
 
 if __name__ == "__main__":
     main()
-

@@ -13,8 +13,9 @@ short_description: Install, upgrade, recover or remove a Helm release, precisely
 version_added: 0.1.0
 description:
   - Makes a Helm release match a chart and values, with Helm 3 (3.16 or later) or Helm 4.
-  - A release that needs nothing costs one helm process (C(helm status)); the helm version is asked only when an
-    option depends on it.
+  - A release that needs nothing costs one helm process with Helm 4 (C(helm status)) and two with Helm 3, whose
+    status output lacks the chart (C(helm list) adds it). The helm version is asked only when an option depends on
+    it, and at most once.
   - V(changed) is true exactly when the release would change, that is when the chart name or version differs, the
     values differ from the values helm stored (also after an upgrade made by hand), the content of a local chart
     directory or archive changed, or the release is not C(deployed).
@@ -25,19 +26,22 @@ description:
     otherwise the task fails and says what is pending, since when, and what to do.
   - Values reach helm on standard input, never on the command line. The task result never holds the values.
 author:
-  - magasin.platform developers
+  - magasin.platform developers (@unicef)
 extends_documentation_fragment:
   - magasin.platform._connection
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Reads the release, decides, and renders the chart with C(--dry-run=server) when it would change, so a
       missing chart version or a schema error fails in check mode as it would for real. Nothing is changed.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: Shows the values diff and the manifest diff, with values under keys that look like a password, secret,
       token or key masked, Secret data masked, and every such value masked wherever else it appears.
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: A second run with the same arguments reports no change and makes no new revision.
 options:
@@ -288,7 +292,7 @@ class HelmReleaseManager:
                 self.module.fail_json(msg="chart: %s" % exc)
             values = self.desired_values()
         self.helm.add_secrets(mask_secrets(values))
-        current = parse_release(self.helm.status(self.name, self.namespace))
+        current = self.helm.release(self.name, self.namespace)
         if current:
             self.helm.add_secrets(mask_secrets(current["values"]))
         history = None
@@ -338,6 +342,8 @@ class HelmReleaseManager:
             released = self.helm_json(install_or_upgrade_args(action, self.name, self.namespace, chart,
                                                               self.params, major), values)
             release = parse_release(released)
+            if release and release["chart_name"] is None:
+                release.update(self.helm.list_entry(self.name, self.namespace))
             self.result.update(release_result(release))
             after_manifest = release["manifest"] if release else ""
         if self.module._diff:

@@ -16,16 +16,19 @@ description:
     readiness (Deployments and StatefulSets available, Jobs complete, PVCs bound, CRDs established, and so on).
   - Values only on request, and then masked.
 author:
-  - magasin.platform developers
+  - magasin.platform developers (@unicef)
 extends_documentation_fragment:
   - magasin.platform._connection
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Read-only; runs the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Never changes anything.
 options:
@@ -106,7 +109,7 @@ values:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
-from ansible_collections.magasin.platform.plugins.module_utils._helm import HelmClient, parse_release, release_result
+from ansible_collections.magasin.platform.plugins.module_utils._helm import HelmClient, release_result
 from ansible_collections.magasin.platform.plugins.module_utils._kubectl import (
     KubectlClient,
     object_key,
@@ -155,7 +158,7 @@ def main():
     kubectl = KubectlClient(module, connection)
     name, namespace = module.params["name"], module.params["namespace"]
     try:
-        release = parse_release(helm.status(name, namespace))
+        release = helm.release(name, namespace)
         if release is None:
             module.exit_json(changed=False, exists=False, status="absent", ready=False, name=name,
                              namespace=namespace)

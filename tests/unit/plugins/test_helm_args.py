@@ -13,8 +13,10 @@ PARAMS = {"repo_url": "https://unicef.github.io/magasin", "create_namespace": Tr
 REPO_CHART = {"kind": "repo", "ref": "drill", "name": "drill", "version": "0.9.0", "digest": None}
 
 
-@pytest.mark.parametrize(("major", "flag", "absent"), [(3, "--atomic", "--rollback-on-failure"),
-                                                      (4, "--rollback-on-failure", "--atomic")])
+@pytest.mark.parametrize(("major", "flag", "absent"), [
+    (3, "--atomic", "--rollback-on-failure"),
+    (4, "--rollback-on-failure", "--atomic"),
+])
 def test_atomic_flag_per_helm_major(major, flag, absent):
     args = h.install_or_upgrade_args("install", "drill", "ns", REPO_CHART, PARAMS, major)
     assert flag in args and absent not in args
