@@ -60,16 +60,20 @@ class HelmClient(CliClient):
         return self.parse_json(out, ["status"])
 
     def release(self, name, namespace):
-        """The parsed release, or None. Helm 4's status carries the chart; Helm 3's does not,
-        so there (and only there) one ``helm list`` adds chart name, version and app version."""
+        """The parsed release, or None. ``helm status -o json`` lacks the chart (Helm 3 and 4
+        alike; only install and upgrade print it), so one ``helm list`` adds chart name,
+        version and app version: two processes in all."""
         release = parse_release(self.status(name, namespace))
         if release is not None and release["chart_name"] is None:
             release.update(self.list_entry(name, namespace))
         return release
 
     def list_entry(self, name, namespace):
-        items = self.run_json(["list", "--namespace", namespace, "--filter", "^%s$" % re.escape(name), "--all",
-                               "--output", "json"]) or []
+        # Helm 4 lists releases in every status by default and dropped --all.
+        args = ["list", "--namespace", namespace, "--filter", "^%s$" % re.escape(name), "--output", "json"]
+        if self.major < 4:
+            args.append("--all")
+        items = self.run_json(args) or []
         for item in items:
             if item.get("name") == name:
                 return parse_list_entry(item)
