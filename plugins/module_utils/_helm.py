@@ -69,11 +69,11 @@ class HelmClient(CliClient):
         return release
 
     def list_entry(self, name, namespace):
-        # Helm 4 lists releases in every status by default and dropped --all.
-        args = ["list", "--namespace", namespace, "--filter", "^%s$" % re.escape(name), "--output", "json"]
-        if self.major < 4:
-            args.append("--all")
-        items = self.run_json(args) or []
+        # Helm 4 dropped --all; naming every status works on both majors without asking
+        # helm for its version.
+        items = self.run_json(["list", "--namespace", namespace, "--filter", "^%s$" % re.escape(name),
+                               "--deployed", "--failed", "--pending", "--superseded", "--uninstalling",
+                               "--output", "json"]) or []
         for item in items:
             if item.get("name") == name:
                 return parse_list_entry(item)

@@ -13,9 +13,9 @@ short_description: Install, upgrade, recover or remove a Helm release, precisely
 version_added: 0.1.0
 description:
   - Makes a Helm release match a chart and values, with Helm 3 (3.16 or later) or Helm 4.
-  - A release that needs nothing costs one helm process with Helm 4 (C(helm status)) and two with Helm 3, whose
-    status output lacks the chart (C(helm list) adds it). The helm version is asked only when an option depends on
-    it, and at most once.
+  - A release that needs nothing costs two helm processes, C(helm status) (values, status, manifest, description)
+    and C(helm list) (chart and app version, which the status output lacks). The helm version is asked only when an
+    option depends on it, and at most once.
   - V(changed) is true exactly when the release would change, that is when the chart name or version differs, the
     values differ from the values helm stored (also after an upgrade made by hand), the content of a local chart
     directory or archive changed, or the release is not C(deployed).

@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Reads one release with C(helm status) and its objects with one C(kubectl get), and reports each object's
     readiness (Deployments and StatefulSets available, Jobs complete, PVCs bound, CRDs established, and so on).
-  - Values only on request, and then masked.
+  - Values only on request (O(show_values)), and then masked.
 author:
   - magasin.platform developers (@unicef)
 extends_documentation_fragment:
@@ -44,9 +44,10 @@ options:
     description: Report the release's objects and their readiness (one kubectl process).
     type: bool
     default: true
-  values:
+  show_values:
     description:
-      - Return the user-supplied values of the release, with values under secret-looking keys masked.
+      - Return the user-supplied values of the release as RV(release_values), with values under secret-looking keys
+        masked.
     type: bool
     default: false
 """
@@ -100,9 +101,9 @@ ready:
   description: Whether the release is deployed and every object is ready.
   returned: always
   type: bool
-values:
-  description: User-supplied values, masked.
-  returned: when O(values=true) and the release exists
+release_values:
+  description: User-supplied values, masked. (Not C(values), which Jinja would take for the method of a dictionary.)
+  returned: when O(show_values=true) and the release exists
   type: dict
 """
 
@@ -147,7 +148,7 @@ def main():
             name=dict(type="str", required=True),
             namespace=dict(type="str", required=True),
             objects=dict(type="bool", default=True),
-            values=dict(type="bool", default=False),
+            show_values=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -170,8 +171,8 @@ def main():
             result["objects"] = object_readiness(manifest, live, namespace)
             ready = ready and all(o["ready"] for o in result["objects"])
         result["ready"] = ready
-        if module.params["values"]:
-            result["values"] = mask_values(release["values"])
+        if module.params["show_values"]:
+            result["release_values"] = mask_values(release["values"])
         module.exit_json(**result)
     except CliError as exc:
         helm.fail_from(exc)

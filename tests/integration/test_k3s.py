@@ -58,7 +58,6 @@ def hosts_unavailable() -> str:
     return ""
 
 
-
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -148,7 +147,7 @@ class Lab:
                    PATH=f"{ANSIBLE_BIN}:{os.environ.get('PATH', '')}")
         started = time.monotonic()
         proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(inventory), playbook, *args],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
         run = Run(proc, time.monotonic() - started)
         self.outputs.append(run.out)
         self.timings.append((label or " ".join([playbook, *args]), run.seconds))
@@ -392,7 +391,7 @@ def run_cli_tools(tools: dict, **overrides) -> Run:
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", "localhost,", str(tools["work"] / "play.yml"),
                            "-e", f"@{tools['work'] / 'vars.yml'}"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     return Run(proc, 0.0)
 
 
@@ -405,7 +404,7 @@ def test_cli_tools_offline_install_is_verified_and_idempotent(offline_tools):
     assert_ok(first)
     assert first.changed()["localhost"] > 0
     helm = offline_tools["work"] / "bin" / "helm"
-    reported = subprocess.run([helm, "version", "--template", "{{.Version}}"], capture_output=True, text=True)
+    reported = subprocess.run([helm, "version", "--template", "{{.Version}}"], capture_output=True, text=True, check=False)
     assert reported.stdout.strip() == offline_tools["helm_version"]
     assert os.access(offline_tools["work"] / "bin" / "kubectl", os.X_OK)
     second = run_cli_tools(offline_tools)
@@ -424,7 +423,7 @@ def ansible_env() -> dict:
 def test_example_inventory_lists_and_site_parses(name):
     inventory = REPO / "inventories" / name / "hosts.yml"
     listed = subprocess.run([str(ANSIBLE_BIN / "ansible-inventory"), "-i", str(inventory), "--list"],
-                            cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=120)
+                            cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
     assert listed.returncode == 0, listed.stderr
     data = yaml.safe_load(listed.stdout)
     local = data["_meta"]["hostvars"]["localhost"]
@@ -442,14 +441,14 @@ def test_example_inventory_lists_and_site_parses(name):
     for playbook in ("site.yml", PLAYBOOK, RESET):
         syntax = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(inventory), playbook,
                                  "--syntax-check"], cwd=REPO, env=ansible_env(), capture_output=True, text=True,
-                                timeout=120)
+                                timeout=120, check=False)
         assert syntax.returncode == 0, f"{name} {playbook}: {syntax.stdout}{syntax.stderr}"
 
 
 def test_k3s_playbook_is_a_no_op_without_k3s_hosts():
     inventory = REPO / "inventories" / "existing-cluster" / "hosts.yml"
     proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(inventory), PLAYBOOK],
-                          cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=120)
+                          cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("skipping: no hosts matched") == 2
     assert "WARNING" not in proc.stdout + proc.stderr
