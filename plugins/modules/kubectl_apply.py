@@ -16,6 +16,9 @@ description:
     manager, or deletes them with O(state=absent).
   - First asks the API server with C(kubectl diff --server-side) (a server-side dry run) whether anything would
     change; when nothing would, that one kubectl process is the whole task. Only then does it apply.
+  - Namespaces in the list are handled first (one more kubectl process), since the server cannot dry-run objects
+    in a namespace that does not exist yet. In check mode, objects in a namespace that would be created are
+    reported as new.
   - Objects reach kubectl on standard input, never on the command line.
 author:
   - magasin.platform developers (@unicef)
@@ -140,6 +143,7 @@ class KubectlApplyManager:
         self.params = module.params
         self.kubectl = KubectlClient(module, Connection(module))
         self.result = {"changed": False, "objects": [], "changed_objects": []}
+        self.diffs = []
 
     def load(self):
         if self.params["src"]:
@@ -166,20 +170,41 @@ class KubectlApplyManager:
             return self.result
         if self.params["state"] == "absent":
             return self.delete(objects)
-        changed, diff_text = self.kubectl.diff(objects, self.params["namespace"], self.params["field_manager"],
-                                               self.params["force_conflicts"])
-        if changed:
+        # Namespaces go first: the server cannot dry-run objects in a namespace that does not exist yet.
+        namespaces = [o for o in objects if o["kind"] == "Namespace"]
+        others = [o for o in objects if o["kind"] != "Namespace"]
+        missing = set()
+        if namespaces and self.converge(namespaces) and self.module.check_mode:
+            live = set(o["metadata"]["name"] for o in self.kubectl.get_objects(namespaces))
+            missing = set(o["metadata"]["name"] for o in namespaces) - live
+        in_missing = [o for o in others if (o["metadata"].get("namespace") or self.params["namespace"]) in missing]
+        if in_missing:
+            # Check mode only: these would be created along with their namespace.
             self.result["changed"] = True
-            self.result["changed_objects"] = changed_refs(diff_text)
-            if self.module._diff:
-                self.result["diff"] = {"prepared": self.kubectl.redact(diff_text)}
-            if not self.module.check_mode:
-                self.kubectl.apply(objects, self.params["namespace"], self.params["field_manager"],
-                                   self.params["force_conflicts"])
+            self.result["changed_objects"] += [object_ref(o) for o in in_missing]
+            self.diffs.append("".join("+ %s (new, in a new namespace)\n" % object_ref(o) for o in in_missing))
+        rest = [o for o in others if o not in in_missing]
+        if rest:
+            self.converge(rest)
+        if self.module._diff and self.diffs:
+            self.result["diff"] = {"prepared": self.kubectl.redact("".join(self.diffs))}
         if self.params["wait"] and not self.module.check_mode:
             self.kubectl.wait(objects, self.params["wait_condition"], self.params["wait_timeout"],
                               self.params["namespace"])
         return self.result
+
+    def converge(self, objects):
+        """Diff these objects on the server and apply them if they differ; True if they did."""
+        changed, diff_text = self.kubectl.diff(objects, self.params["namespace"], self.params["field_manager"],
+                                               self.params["force_conflicts"])
+        if changed:
+            self.result["changed"] = True
+            self.result["changed_objects"] += changed_refs(diff_text)
+            self.diffs.append(diff_text)
+            if not self.module.check_mode:
+                self.kubectl.apply(objects, self.params["namespace"], self.params["field_manager"],
+                                   self.params["force_conflicts"])
+        return changed
 
     def delete(self, objects):
         if self.module.check_mode:
