@@ -452,3 +452,23 @@ def test_k3s_playbook_is_a_no_op_without_k3s_hosts():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("skipping: no hosts matched") == 2
     assert "WARNING" not in proc.stdout + proc.stderr
+
+
+def test_upgrade_restarts_servers_one_at_a_time_then_agents(lab):
+    # A "new release": the placeholder with one more line, so its checksum changes.
+    upgraded = lab.workdir / "placeholder-k3s-upgraded"
+    upgraded.write_text((FIXTURES / "placeholder-k3s").read_text() + "# upgraded placeholder\n")
+    upgraded.chmod(0o755)
+    inv = lab.inventory("ha", HA_SERVERS, ["agent1"],
+                        extra={"k3s_airgap_binary": str(upgraded), "k3s_airgap_binary_sha256": sha256(upgraded)},
+                        host_vars={"server2": {"k3s_node_config": {"node-label": ["magasin.test/changed=true"]}}})
+    before = {n: len(lab.starts(n)) for n in HOSTS}
+    run = lab.play(inv, label="ha: upgrade")
+    assert_ok(run)
+    expected = {(f"{ROLE} : Copy the k3s binary from the controller (air-gap)", n) for n in HOSTS}
+    expected |= {(f"{ROLE} : Restart k3s", n) for n in HOSTS}
+    assert run.changes == expected, run.changes
+    starts = {n: lab.starts(n) for n in HOSTS}
+    assert {n: len(starts[n]) - before[n] for n in HOSTS} == dict.fromkeys(HOSTS, 1)
+    restarted = {n: float(starts[n][-1].split()[0]) for n in HOSTS}
+    assert restarted["server1"] < restarted["server2"] < restarted["server3"] < restarted["agent1"]

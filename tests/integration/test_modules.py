@@ -187,7 +187,8 @@ def test_credentials_are_stable_and_never_shown(kubeconfig, kubectl_bin, namespa
         digest = tmp_path / f"digest-{i}"
         run = run_playbook(PLAYBOOKS / "credentials.yml",
                            {"kubeconfig": str(kubeconfig), "kubectl_binary": str(kubectl_bin),
-                            "test_namespace": namespace, "supplied": supplied, "digest_file": str(digest)},
+                            "test_namespace": namespace, "supplied": supplied, "digest_file": str(digest),
+                            "fresh": i == 0},
                            "-vvv", "--diff", tree_dir=tmp_path / f"tree-{i}")
         assert run.rc == 0, run.output[-4000:]
         digests.add(digest.read_text())
@@ -228,7 +229,10 @@ def test_token_from_awx_environment(kubeconfig, kubectl_bin, tmp_path):
     kubectl = [str(kubectl_bin), "--kubeconfig", str(kubeconfig)]
     subprocess.run([*kubectl, "create", "serviceaccount", sa, "-n", ns], check=True, capture_output=True)
     try:
-        subprocess.run([*kubectl, "create", "clusterrolebinding", sa, "--clusterrole=view",
+        subprocess.run([*kubectl, "create", "clusterrole", sa, "--verb=get,list",
+                        "--resource=nodes,storageclasses.storage.k8s.io,ingressclasses.networking.k8s.io"],
+                       check=True, capture_output=True)
+        subprocess.run([*kubectl, "create", "clusterrolebinding", sa, f"--clusterrole={sa}",
                         f"--serviceaccount={ns}:{sa}"], check=True, capture_output=True)
         token = subprocess.run([*kubectl, "create", "token", sa, "-n", ns], check=True, capture_output=True,
                                text=True).stdout.strip()
@@ -250,7 +254,7 @@ def test_token_from_awx_environment(kubeconfig, kubectl_bin, tmp_path):
         assert run.rc == 0, run.output[-4000:]
         assert token not in run.output
     finally:
-        subprocess.run([*kubectl, "delete", "clusterrolebinding", sa, "--ignore-not-found"], capture_output=True,
-                       check=False)
+        for kind in ("clusterrolebinding", "clusterrole"):
+            subprocess.run([*kubectl, "delete", kind, sa, "--ignore-not-found"], capture_output=True, check=False)
         subprocess.run([*kubectl, "delete", "serviceaccount", sa, "-n", ns, "--ignore-not-found"],
                        capture_output=True, check=False)
