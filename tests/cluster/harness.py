@@ -101,12 +101,17 @@ def go_env() -> dict[str, str]:
     return env
 
 
-def go_version() -> str:
-    go = shutil.which("go")
+def go_bin() -> str:
+    # Non-login shells (CI, make from an IDE) may lack the Go install on PATH.
+    go = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
     if go is None:
         raise HarnessError("`go` is not on PATH; install Go 1.26 to build the control plane")
+    return go
+
+
+def go_version() -> str:
     res = subprocess.run(
-        [go, "env", "GOVERSION", "GOOS", "GOARCH"],
+        [go_bin(), "env", "GOVERSION", "GOOS", "GOARCH"],
         cwd=MODULE_DIR,
         env=go_env(),
         capture_output=True,
@@ -166,7 +171,7 @@ def build(force: bool = False) -> Path:
         tmp = target.parent / f"tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        argv = ["go", "build", "-ldflags", ldflags(), "-o", str(tmp) + "/", *PACKAGES]
+        argv = [go_bin(), "build", "-ldflags", ldflags(), "-o", str(tmp) + "/", *PACKAGES]
         log(f"building {KUBE_VERSION} control plane, etcd, kwok {KWOK_VERSION} into {target}")
         log("a first build takes about 10 minutes on 2 cores")
         start = time.monotonic()
@@ -375,7 +380,7 @@ def harness_processes() -> list[tuple[int, list[str]]]:
     return found
 
 
-def start(comp: Component) -> int:
+def start(comp: Component) -> subprocess.Popen:
     logs = STATE_DIR / "logs"
     with open(logs / f"{comp.name}.log", "ab") as out:
         proc = subprocess.Popen(
@@ -389,7 +394,7 @@ def start(comp: Component) -> int:
             start_new_session=True,
             close_fds=True,
         )
-    return proc.pid
+    return proc
 
 
 def stop_pids(pids: list[int]) -> list[int]:
@@ -417,6 +422,12 @@ def _gone(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     return not Path(f"/proc/{pid}").exists() or is_zombie(pid)
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        return f"killed by {signal.Signals(-returncode).name}"
+    return f"exit status {returncode}"
 
 
 def tail(path: Path, lines: int = 25) -> str:
@@ -465,9 +476,7 @@ def ready_nodes(ctx: ssl.SSLContext) -> list[str]:
     for node in nodes["items"]:
         conds = node.get("status", {}).get("conditions", [])
         taints = node.get("spec", {}).get("taints", [])
-        if any(c["type"] == "Ready" and c["status"] == "True" for c in conds) and not any(
-            t["key"].startswith("node.kubernetes.io/") for t in taints
-        ):
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in conds) and not any(t["key"].startswith("node.kubernetes.io/") for t in taints):
             ready.append(node["metadata"]["name"])
     return ready
 
@@ -493,7 +502,23 @@ def healthy() -> bool:
     return len(ready_nodes(ctx)) >= state.get("nodes", NODE_COUNT)
 
 
+@contextlib.contextmanager
+def state_lock():
+    """Serialise up and down on one state directory (make and pytest may race)."""
+    locks = cache_root() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(STATE_DIR).encode()).hexdigest()[:16]
+    with open(locks / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def cmd_up(_args: argparse.Namespace) -> int:
+    with state_lock():
+        return up()
+
+
+def up() -> int:
     t0 = time.monotonic()
     if healthy():
         log(f"reusing the healthy cluster in {STATE_DIR} (checked in {time.monotonic() - t0:.1f}s)")
@@ -506,11 +531,7 @@ def cmd_up(_args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     busy = [f"{name} {port}" for name, port in PORTS.items() if port_in_use(port)]
     if busy:
-        raise HarnessError(
-            "loopback ports in use: "
-            + ", ".join(busy)
-            + "; stop what holds them or set MAGASIN_CLUSTER_PORT_BASE to another base"
-        )
+        raise HarnessError("loopback ports in use: " + ", ".join(busy) + "; stop what holds them or set MAGASIN_CLUSTER_PORT_BASE to another base")
     for sub in ("logs", "etcd"):
         (STATE_DIR / sub).mkdir(parents=True, exist_ok=True)
     STATE_DIR.chmod(0o700)
@@ -523,25 +544,23 @@ def cmd_up(_args: argparse.Namespace) -> int:
     state = {"bin_dir": str(bins), "nodes": NODE_COUNT, "ports": PORTS, "processes": {}}
     ctx, etcd_ctx = tls_context("admin"), tls_context("apiserver-etcd-client")
 
+    children: dict[str, subprocess.Popen] = {}
+
     def launch(names: list[str]) -> None:
         for name in names:
-            pid = start(comps[name])
-            state["processes"][name] = {"pid": pid, "argv0": comps[name].argv[0]}
+            children[name] = start(comps[name])
+            state["processes"][name] = {"pid": children[name].pid, "argv0": comps[name].argv[0]}
         write_state(state)
 
     def wait(what: str, check) -> None:
         deadline = t0 + UP_TIMEOUT
         while not check():
-            for name, proc in state["processes"].items():
-                if not alive(proc["pid"], proc["argv0"]):
-                    raise HarnessError(
-                        f"{name} exited while waiting for {what}; end of "
-                        f"{STATE_DIR / 'logs' / name}.log:\n{tail(STATE_DIR / 'logs' / f'{name}.log')}"
-                    )
+            for name, child in children.items():
+                if child.poll() is not None:
+                    log_file = STATE_DIR / "logs" / f"{name}.log"
+                    raise HarnessError(f"{name} exited ({describe_exit(child.returncode)}) while waiting for {what}; end of {log_file}:\n{tail(log_file)}")
             if time.monotonic() > deadline:
-                raise HarnessError(
-                    f"timed out after {UP_TIMEOUT:.0f}s waiting for {what}; logs in {STATE_DIR / 'logs'}"
-                )
+                raise HarnessError(f"timed out after {UP_TIMEOUT:.0f}s waiting for {what}; logs in {STATE_DIR / 'logs'}")
             time.sleep(0.2)
         log(f"{what}: ok ({time.monotonic() - t0:.1f}s)")
 
@@ -561,9 +580,9 @@ def cmd_up(_args: argparse.Namespace) -> int:
         )
     except BaseException:
         for group in STOP_ORDER:
-            stop_pids([state["processes"][n]["pid"] for n in group if n in state["processes"]])
+            stop_pids([children[n].pid for n in group if n in children])
         raise
-    log(f"cluster ready in {time.monotonic() - t0:.1f}s")
+    log(f"cluster ready in {time.monotonic() - t0:.1f}s: Kubernetes {KUBE_VERSION}, {NODE_COUNT} kwok {KWOK_VERSION} nodes")
     log(f"KUBECONFIG={KUBECONFIG}")
     return 0
 
@@ -604,8 +623,9 @@ def down() -> None:
 
 
 def cmd_down(_args: argparse.Namespace) -> int:
-    was = STATE_DIR.exists() or harness_processes()
-    down()
+    with state_lock():
+        was = STATE_DIR.exists() or harness_processes()
+        down()
     log("cluster stopped and state removed" if was else "no cluster to stop")
     return 0
 
