@@ -71,5 +71,21 @@ cluster-down: ## stop the local test cluster and remove its state
 cluster-status: ## what the local test cluster runs
 	$(PYTHON) tests/cluster/harness.py status
 
+demo: ## test cluster up, then site.yml with inventories/local (charts: MAGASIN_CHARTS_DIR, the magasin repo, or the stand-ins)
+	$(PYTHON) tests/cluster/harness.py up
+	@if [ -n "$${MAGASIN_CHARTS_DIR:-}" ]; then \
+	  echo "demo: charts from MAGASIN_CHARTS_DIR=$$MAGASIN_CHARTS_DIR"; \
+	  charts_dir="$$MAGASIN_CHARTS_DIR"; \
+	elif timeout 30 $(BIN)/helm4 show chart drill --repo https://unicef.github.io/magasin --version 0.9.0 >/dev/null 2>&1; then \
+	  echo "demo: charts from the magasin chart repository https://unicef.github.io/magasin"; \
+	  charts_dir=""; \
+	else \
+	  charts_dir="$$(mktemp -d)"; \
+	  $(PYTHON) tests/charts/serve.py package --out "$$charts_dir" --helm $(BIN)/helm4 >/dev/null; \
+	  echo "demo: the magasin chart repository is not reachable: charts from the project's stand-ins (tests/charts), packaged into $$charts_dir"; \
+	fi; \
+	MAGASIN_CHARTS_DIR="$$charts_dir" $(BIN)/ansible-playbook -i inventories/local site.yml; \
+	echo "demo: the test cluster simulates its nodes with kwok: pods are scheduled and marked Ready, but no container runs."
+
 clean: cluster-down ## remove the venv, built tarballs and test output
 	rm -rf $(VENV) tests/output magasin-platform-*.tar.gz
