@@ -323,7 +323,7 @@ class HelmReleaseManager:
 
     def apply(self, plan, current, chart, values):
         action = plan["action"]
-        major = self.helm.major if (self.params["atomic"] and action != "none") else 3
+        major = self.check_features()
         before_values = current["values"] if current else {}
         before_manifest = current["manifest"] if current else ""
         if self.module.check_mode:
@@ -351,6 +351,19 @@ class HelmReleaseManager:
                                    self.manifest_diff(before_manifest, after_manifest)]
         return self.result
 
+    def check_features(self):
+        """Ask helm its version only when an option depends on it; fail early where it is too old."""
+        needs = [(option, minimum) for option, minimum in FEATURES if self.params[option]]
+        if not needs and not self.params["atomic"]:
+            return 3
+        version = self.helm.version()
+        for option, minimum in needs:
+            if version < minimum:
+                self.module.fail_json(msg="%s needs Helm %s or later; %s is %s. Upgrade helm or drop %s."
+                                      % (option, ".".join(map(str, minimum)), self.helm.binary,
+                                         ".".join(map(str, version)), option))
+        return version[0]
+
     def helm_json(self, args, values):
         rc, out, err = self.helm.run(args, data=self.helm_values_json(values))
         return self.helm.parse_json(out, args)
@@ -377,6 +390,9 @@ class HelmReleaseManager:
         self.helm.add_secrets(secrets)
         masked.sort(key=lambda d: (d.get("kind") or "", (d.get("metadata") or {}).get("name") or ""))
         return self.helm.redact("".join("---\n" + yaml_dump(d) for d in masked))
+
+
+FEATURES = (("take_ownership", (3, 17, 0)), ("skip_schema_validation", (3, 16, 0)))
 
 
 def mask_secrets(values):

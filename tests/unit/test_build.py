@@ -47,8 +47,10 @@ def test_galaxy_importer_reports_no_errors(tarball, tmp_path):
 
 def test_installed_collection_site_playbook_parses(tarball, tmp_path):
     collections = tmp_path / "collections"
-    run(BIN / "ansible-galaxy", "collection", "install", "--offline", "-p", str(collections), str(tarball),
-        cwd=tmp_path)
+    # No ansible.cfg from the checkout: it points at the checkout itself, which galaxy would call installed.
+    run(BIN / "ansible-galaxy", "collection", "install", "--offline", "--force", "-p", str(collections), str(tarball),
+        cwd=tmp_path, drop=("ANSIBLE_CONFIG",))
+    assert (collections / "ansible_collections" / "magasin" / "platform" / "playbooks" / "site.yml").is_file()
     # Outside the checkout, with no ansible.cfg: only the installed copy can answer.
     run(BIN / "ansible-playbook", "--syntax-check", "-i", "localhost,", "magasin.platform.site", cwd=tmp_path,
         env={"ANSIBLE_COLLECTIONS_PATH": str(collections)}, drop=("ANSIBLE_CONFIG",))
