@@ -188,7 +188,7 @@ def test_site_adopts_installer_deployment_in_place(site: dict, cluster: Cluster)
         assert [(r["name"], r["namespace"]) for r in found] == [(release, namespace)], found
         assert found[0]["status"] == "deployed"
         # Upgraded in place: the installer's revision 1, then the first site run.
-        assert found[0]["revision"] == site["before"][(namespace, release)] + 1
+        assert int(found[0]["revision"]) == int(site["before"][(namespace, release)]) + 1
     operators = [r for r in releases if r["chart"].startswith("operator-")]
     assert len(operators) == 1 and operators[0]["status"] == "deployed"
 
