@@ -80,7 +80,7 @@ demo: ## test cluster up, then site.yml with inventories/local (charts: MAGASIN_
 	  echo "demo: charts from the magasin chart repository https://unicef.github.io/magasin"; \
 	  charts_dir=""; \
 	else \
-	  charts_dir="$$(mktemp -d)"; \
+	  charts_dir="$(CURDIR)/tests/output/demo-charts"; rm -rf "$$charts_dir"; \
 	  $(PYTHON) tests/charts/serve.py package --out "$$charts_dir" --helm $(BIN)/helm4 >/dev/null; \
 	  echo "demo: the magasin chart repository is not reachable: charts from the project's stand-ins (tests/charts), packaged into $$charts_dir"; \
 	fi; \
