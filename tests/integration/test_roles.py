@@ -340,3 +340,22 @@ def test_removing_a_realm_leaves_the_other_and_the_operator(solo: dict, cluster:
     assert cluster.exists("crd", "tenants.minio.min.io")
     # Idempotent removal.
     assert playbook("playbooks/magasin.yml", {"magasin_realm": "solo", "magasin_state": "absent"}).ok().changed == 0
+
+
+def test_external_s3_is_wired_without_minio(cluster: Cluster, playbook):
+    realm = {"magasin_realm": "ext", "magasin_components": ["drill", "dagster"],
+             "magasin_s3_endpoint": "https://s3.example.org", "magasin_s3_access_key": "external-access-key",
+             "magasin_s3_secret_key": "external-secret-key-0123456789"}
+    run = playbook("playbooks/magasin.yml", realm).ok()
+    assert "external-secret-key-0123456789" not in run.output
+    plugin = json.loads(cluster.secret("ext-drill", "magasin-drill-storage-plugin")["storage-plugins-override.conf"])
+    config = plugin["storage"]["s3"]["config"]
+    assert config["fs.s3a.endpoint"] == "https://s3.example.org"
+    assert config["fs.s3a.access.key"] == "external-access-key"
+    assert config["fs.s3a.connection.ssl.enabled"] == "true"
+    assert cluster.secret("ext-dagster", "magasin-s3")["AWS_SECRET_ACCESS_KEY"] == "external-secret-key-0123456789"
+    assert not cluster.exists("namespace", "ext-tenant")
+    policy = cluster.kubectl_json("get", "networkpolicy", "magasin-dagster-user-code-egress", "--namespace", "ext-dagster")
+    assert "ext-drill" in json.dumps(policy["spec"]["egress"])
+    playbook("playbooks/magasin.yml", {**realm, "magasin_state": "absent"}).ok()
+    assert not [r for r in cluster.releases() if r["namespace"].startswith("ext-")]
