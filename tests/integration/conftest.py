@@ -63,9 +63,7 @@ def _tool(name: str) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", f"{LIFECYCLE_MARKER}: stops and restarts the test cluster; runs after every other test"
-    )
+    config.addinivalue_line("markers", f"{LIFECYCLE_MARKER}: stops and restarts the test cluster; runs after every other test")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -265,9 +265,7 @@ def helm(binary: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
     return res
 
 
-def test_chart_installs_with_wait_and_uninstalls_cleanly(
-    kube: Kubectl, helm_bin: Path, kubeconfig: Path, namespace: str, tmp_path: Path
-) -> None:
+def test_chart_installs_with_wait_and_uninstalls_cleanly(kube: Kubectl, helm_bin: Path, kubeconfig: Path, namespace: str, tmp_path: Path) -> None:
     env = helm_env(tmp_path, kubeconfig)
     release = f"smoke-{helm_bin.name}"
     ns = ["--namespace", namespace]
@@ -279,6 +277,8 @@ def test_chart_installs_with_wait_and_uninstalls_cleanly(
     assert kube.json("get", *ns, f"pvc/data-{release}-db-0")["status"]["phase"] == "Bound"
     assert is_ready(kube.json("get", *ns, f"pod/{release}-db-0"))
     assert kube.json("get", *ns, f"job/{release}-migrate")["status"]["succeeded"] == 1
+    # Helm 3 waits for a LoadBalancer's address, Helm 4's status watcher does not.
+    kube.wait(*ns, "--for=jsonpath={.status.loadBalancer.ingress[0].ip}=127.0.0.1", f"service/{release}-web")
 
     manifest = helm(helm_bin, env, "get", "manifest", release, *ns).stdout
     made = kube.json("get", *ns, "-f", "-", stdin=manifest)["items"]
@@ -287,10 +287,7 @@ def test_chart_installs_with_wait_and_uninstalls_cleanly(
     crd = next(obj for obj in made if obj["kind"] == "CustomResourceDefinition")
     kube.wait("--for=condition=Established", f"crd/{crd['metadata']['name']}")
     selector = f"app.kubernetes.io/instance={release}"
-    children = [
-        f"{obj['kind'].lower()}/{obj['metadata']['name']}"
-        for obj in kube.json("get", *ns, "pods,pvc", "-l", selector)["items"]
-    ]
+    children = [f"{obj['kind'].lower()}/{obj['metadata']['name']}" for obj in kube.json("get", *ns, "pods,pvc", "-l", selector)["items"]]
     assert len(children) == 3 + 1 + 1 + 1  # web pods, db pod, job pod, db claim
 
     helm(helm_bin, env, "uninstall", release, *ns, "--wait", "--timeout", "2m")
@@ -333,9 +330,7 @@ def test_down_leaves_no_process_and_up_restarts_within_30s(kubeconfig: Path) -> 
 
     # Restart, so a later run (or a test added after this one) finds the cluster up.
     started = time.monotonic()
-    up = subprocess.run(
-        [sys.executable, str(HARNESS), "up"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-    )
+    up = subprocess.run([sys.executable, str(HARNESS), "up"], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
     assert up.returncode == 0, up.stdout + up.stderr
     assert elapsed <= 30, f"cached `up` took {elapsed:.1f}s:\n{up.stdout}"
