@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -54,6 +55,7 @@ NS_PREFIX = "mgs-"
 FIRST_HOST_OCTET = 11
 NSPAWN_LOCK_DIR = Path("/run/systemd/nspawn")
 BOOT_TIMEOUT = float(os.environ.get("MAGASIN_HOSTS_BOOT_TIMEOUT", "120"))
+LOCK_TIMEOUT = float(os.environ.get("MAGASIN_HOSTS_LOCK_TIMEOUT", "1800"))
 
 
 def log(msg: str) -> None:
@@ -114,6 +116,28 @@ def build_rootfs() -> Path:
 
 
 # ---------------------------------------------------------------- state
+@contextlib.contextmanager
+def locked():
+    """Hold the harness for one user at a time (two test runs would share addresses).
+
+    The test suite holds it from ``up`` to ``down``; a second run waits for it."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(STATE_DIR / "lock", "w") as lock:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{STATE_DIR / 'lock'} is held by another run") from None
+                time.sleep(2)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def load_state() -> dict:
     if STATE_FILE.exists():
         return json.loads(STATE_FILE.read_text())
@@ -155,6 +179,8 @@ def ensure_bridge() -> None:
 def make_netns(name: str, octet: int) -> None:
     ns, veth = NS_PREFIX + name, f"mgsv{octet}"
     quiet(["ip", "netns", "del", ns])
+    # A namespace of an earlier run is freed asynchronously; its veth may linger a while.
+    quiet(["ip", "link", "del", veth])
     run(["ip", "netns", "add", ns])
     run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
     run(["ip", "link", "set", veth, "master", BRIDGE, "up"])
@@ -290,16 +316,52 @@ def stop_host(host: dict) -> None:
     quiet(["ip", "netns", "del", host.get("netns", NS_PREFIX + host["name"])])
 
 
+def stray_host_pids() -> list[int]:
+    """Processes of hosts this harness booted that outlived their nspawn (an interrupted
+    run): found by their network namespace holding an address of this harness's /24."""
+    own = os.stat("/proc/self/ns/net").st_ino
+    namespaces: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                ino = os.stat(entry / "ns" / "net").st_ino
+                if ino != own:
+                    namespaces.setdefault(ino, []).append(int(entry.name))
+    stray = []
+    for pids in namespaces.values():
+        res = subprocess.run(["nsenter", f"--net=/proc/{pids[0]}/ns/net", "ip", "-o", "-4", "addr", "show"],
+                             capture_output=True, text=True, check=False)
+        if f" {SUBNET}." in res.stdout:
+            stray.extend(pids)
+    return stray
+
+
 def down() -> None:
     state = load_state()
     for host in state["hosts"].values():
         stop_host(host)
+    for pid in stray_host_pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    # Mounts of hosts this harness lost track of.
+    for line in reversed(Path("/proc/mounts").read_text().splitlines()):
+        mountpoint = line.split()[1]
+        if mountpoint.startswith(str(STATE_DIR) + "/"):
+            quiet(["umount", "-l", mountpoint])
+    for leftover in STATE_DIR.iterdir() if STATE_DIR.exists() else []:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
     # Namespaces this harness named but lost track of (an interrupted run).
     res = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
     for line in res.stdout.splitlines():
         ns = line.split()[0] if line.split() else ""
         if ns.startswith(NS_PREFIX):
             quiet(["ip", "netns", "del", ns])
+    res = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False)
+    for line in res.stdout.splitlines():
+        name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
+        if name.startswith("mgsv"):
+            quiet(["ip", "link", "del", name])
     quiet(["ip", "link", "del", BRIDGE])
     if state.get("mounted_nspawn_tmpfs"):
         quiet(["umount", str(NSPAWN_LOCK_DIR)])

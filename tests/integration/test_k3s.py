@@ -6,7 +6,9 @@ tests/hosts/harness.py and reached over SSH by ``ansible-playbook`` run as a sub
 with the repository's ansible.cfg.
 
 k3s ITSELF NEVER RUNS IN THESE TESTS. The k3s binary and install script cannot be
-downloaded here, so the air-gap mode is fed placeholders from tests/hosts/fixtures/:
+downloaded here, so placeholders from tests/hosts/fixtures/ stand in for them, fed to the
+online mode by a mirror with the release layout served on the hosts' bridge (1 server +
+1 agent) and to the air-gap mode as controller files (3 servers + 1 agent):
 a small program that records its starts, checks the join token against the server it
 is told to join (a toy protocol, not the Kubernetes API) and writes a FAKE kubeconfig
 where k3s writes its own; and a script honouring the install script's contract (unit
@@ -23,12 +25,15 @@ is [overlay]) and the containers' clock is not NTP-synchronised
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -40,6 +45,7 @@ sys.path.insert(0, str(REPO / "tests" / "hosts"))
 import harness  # noqa: E402
 
 HOSTS = ["server1", "server2", "server3", "agent1"]
+K3S_VERSION = "v1.32.2+k3s1"
 PLAYBOOK = "playbooks/k3s.yml"
 RESET = "playbooks/k3s_reset.yml"
 ROLE = "magasin.platform.k3s"
@@ -87,6 +93,43 @@ class Run:
         return {host: r["changed"] for host, r in self.recap.items()}
 
 
+class Mirror:
+    """A stand-in for the k3s release downloads, served on the test hosts' bridge, with
+    the release layout (the version in the path, a sha256sum-<arch>.txt next to the
+    binary) and the install script at its tag. It serves the placeholders."""
+
+    def __init__(self, root: Path, address: str):
+        release = root / "k3s-io" / "k3s" / "releases" / "download" / K3S_VERSION
+        release.mkdir(parents=True)
+        shutil.copy(FIXTURES / "placeholder-k3s", release / "k3s")
+        (release / "sha256sum-amd64.txt").write_text(
+            f"{sha256(release / 'k3s')}  k3s\n{'0' * 64}  k3s-airgap-images-amd64.tar.zst\n")
+        script_dir = root / "k3s-io" / "k3s" / K3S_VERSION
+        script_dir.mkdir(parents=True)
+        shutil.copy(FIXTURES / "placeholder-k3s-install.sh", script_dir / "install.sh")
+        self.script_sha256 = sha256(script_dir / "install.sh")
+        self.requests: list[str] = []
+        mirror = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):  # pylint: disable=arguments-differ
+                mirror.requests.append(self.path)
+
+        self.server = http.server.ThreadingHTTPServer((address, 0), partial(Handler, directory=str(root)))
+        self.url = f"http://{address}:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def vars(self) -> dict:
+        return {"k3s_airgap": False,
+                "k3s_release_url": f"{self.url}/k3s-io/k3s/releases/download",
+                "k3s_install_script_url": f"{self.url}/k3s-io/k3s/{{{{ k3s_version }}}}/install.sh",
+                "k3s_install_script_sha256": self.script_sha256}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Lab:
     """The booted hosts, the inventories written for them and every output seen."""
 
@@ -96,6 +139,7 @@ class Lab:
         self.outputs: list[str] = []
         self.timings: list[tuple[str, float]] = []
         self.kubeconfig = workdir / "kube" / "config.yaml"
+        self.mirror: Mirror | None = None
 
     def address(self, name: str) -> str:
         return self.state["hosts"][name]["address"]
@@ -105,7 +149,7 @@ class Lab:
                               capture_output=True, text=True, check=check, timeout=60)
 
     def inventory(self, label: str, servers: list[str], agents: list[str],
-                  extra: dict | None = None, host_vars: dict | None = None) -> Path:
+                  extra: dict | None = None, host_vars: dict | None = None, online: bool = False) -> Path:
         inv = self.workdir / label
         (inv / "group_vars").mkdir(parents=True, exist_ok=True)
         (inv / "host_vars").mkdir(exist_ok=True)
@@ -135,6 +179,8 @@ class Lab:
             "k3s_kubeconfig_context": "magasin-test",
             "k3s_registries": {"mirrors": {"docker.io": {"endpoint": ["https://registry.test.invalid:5000"]}}},
         }
+        if online:
+            group_vars.update(self.mirror.vars())
         group_vars.update(extra or {})
         (inv / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars))
         for name, hv in (host_vars or {}).items():
@@ -172,14 +218,20 @@ def lab(tmp_path_factory):
             pytest.fail(reason)
         pytest.skip(reason)
     workdir = tmp_path_factory.mktemp("k3s")
-    started = time.monotonic()
-    state = harness.up(HOSTS)
-    lab = Lab(state, workdir)
-    lab.timings.append(("harness up (4 hosts)", time.monotonic() - started))
-    try:
-        yield lab
-    finally:
-        harness.down()
+    lab = None
+    # One run at a time on this machine: the hosts' addresses are fixed.
+    with harness.locked():
+        started = time.monotonic()
+        try:
+            lab = Lab(harness.up(HOSTS), workdir)
+            lab.timings.append(("harness up (4 hosts)", time.monotonic() - started))
+            lab.mirror = Mirror(workdir / "mirror", lab.state["controller_address"])
+            yield lab
+        finally:
+            if lab and lab.mirror:
+                lab.mirror.close()
+            harness.down()
+    if lab:
         print("\nk3s integration timings (s): " + ", ".join(f"{n}={s:.1f}" for n, s in lab.timings))
 
 
@@ -188,9 +240,14 @@ def assert_ok(run: Run) -> None:
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in run.recap.values()), run.out[-4000:]
 
 
-# ---------------------------------------------------------------- one server, one agent
+# ---------------------------------------------------------------- one server, one agent (online mode)
+def single(lab: Lab) -> Path:
+    """1 server + 1 agent, k3s "downloaded" from the mirror on the bridge (placeholders)."""
+    return lab.inventory("single", ["server1"], ["agent1"], online=True)
+
+
 def test_check_mode_on_fresh_hosts_changes_nothing(lab):
-    inv = lab.inventory("single", ["server1"], ["agent1"])
+    inv = single(lab)
     run = lab.play(inv, PLAYBOOK, "--check", label="single: check on fresh hosts")
     assert_ok(run)
     for name in ("server1", "agent1"):
@@ -200,9 +257,13 @@ def test_check_mode_on_fresh_hosts_changes_nothing(lab):
 
 
 def test_apply_installs_server_and_agent(lab):
-    inv = lab.inventory("single", ["server1"], ["agent1"])
-    run = lab.play(inv, label="single: apply")
+    lab.mirror.requests.clear()
+    run = lab.play(single(lab), label="single: apply")
     assert_ok(run)
+    # Each host fetched the binary (by the URL-encoded version) and the install script.
+    binary = f"/k3s-io/k3s/releases/download/{K3S_VERSION.replace('+', '%2B')}/k3s"
+    assert lab.mirror.requests.count(binary) == 2, lab.mirror.requests
+    assert lab.mirror.requests.count(f"/k3s-io/k3s/{K3S_VERSION}/install.sh") == 2, lab.mirror.requests
     assert run.changed()["server1"] > 0 and run.changed()["agent1"] > 0
     assert lab.ssh("server1", "systemctl is-active k3s").stdout.strip() == "active"
     assert lab.ssh("agent1", "systemctl is-active k3s-agent").stdout.strip() == "active"
@@ -226,17 +287,19 @@ def test_apply_installs_server_and_agent(lab):
 
 
 def test_second_run_in_check_mode_reports_no_change(lab):
-    run = lab.play(lab.inventory("single", ["server1"], ["agent1"]), PLAYBOOK, "--check", "--diff",
+    run = lab.play(single(lab), PLAYBOOK, "--check", "--diff",
                    label="single: check, installed")
     assert_ok(run)
     assert run.changed() == {"server1": 0, "agent1": 0}, run.changes
 
 
 def test_second_run_changes_nothing_and_never_prints_the_token(lab):
-    run = lab.play(lab.inventory("single", ["server1"], ["agent1"]), PLAYBOOK, "-vvv",
-                   label="single: apply -vvv, installed")
+    lab.mirror.requests.clear()
+    run = lab.play(single(lab), PLAYBOOK, "-vvv", label="single: apply -vvv, installed")
     assert_ok(run)
     assert run.changed() == {"server1": 0, "agent1": 0}, run.changes
+    # Nothing downloaded again: only the published checksums were read.
+    assert all(r.endswith("/sha256sum-amd64.txt") for r in lab.mirror.requests), lab.mirror.requests
     assert len(lab.starts("server1")) == 1 and len(lab.starts("agent1")) == 1, "a service restarted"
     token = lab.ssh("server1", "cat /etc/rancher/k3s/token").stdout.strip()
     assert len(token) >= 32
@@ -254,6 +317,7 @@ BAD_INVENTORIES = {
     "missing kernel module": (["server1"], {"k3s_required_kernel_modules": ["overlay", "magasin_no_such_module"]},
                               "k3s_required_kernel_modules"),
     "unsynchronised clock": (["server1"], {"k3s_require_time_sync": True}, "k3s_require_time_sync"),
+    "online without install script checksum": (["server1"], {"k3s_airgap": False}, "k3s_install_script_sha256"),
 }
 
 
@@ -275,7 +339,7 @@ def test_bad_inventory_fails_in_preflight(lab, case):
 
 
 def test_reset_refuses_without_confirmation(lab):
-    run = lab.play(lab.inventory("single", ["server1"], ["agent1"]), RESET, label="reset: unconfirmed")
+    run = lab.play(single(lab), RESET, label="reset: unconfirmed")
     assert run.rc != 0
     assert "k3s_reset_confirm" in run.out
     assert all(r["changed"] == 0 for r in run.recap.values())
@@ -283,7 +347,7 @@ def test_reset_refuses_without_confirmation(lab):
 
 
 def test_reset_uninstalls_and_is_idempotent(lab):
-    inv = lab.inventory("single", ["server1"], ["agent1"])
+    inv = single(lab)
     run = lab.play(inv, RESET, "-e", "k3s_reset_confirm=true", label="reset")
     assert_ok(run)
     for name in ("server1", "agent1"):
