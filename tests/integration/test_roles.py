@@ -315,12 +315,15 @@ def solo(site: dict, cluster: Cluster, playbook) -> dict:
     return runs
 
 
-def test_each_component_alone_converges_and_disabled_ones_stay(solo: dict, cluster: Cluster):
+def test_each_component_alone_converges_and_disabled_ones_stay(solo: dict, cluster: Cluster, playbook):
     expected = {("drill", "solo-drill"), ("superset", "solo-superset"), ("dagster", "solo-dagster"),
                 ("daskhub-solo", "solo-daskhub"), ("tenant", "solo-tenant")}
     found = {(r["name"], r["namespace"]) for r in cluster.releases()
              if r["namespace"].startswith("solo-") and r["status"] == "deployed"}
     assert found == expected
+    # Alone again: nothing to change (and the others, not selected, untouched).
+    assert solo["drill"].changed > 0
+    assert playbook("playbooks/drill.yml", {"magasin_realm": "solo", "magasin_components": ["drill"]}).ok().changed == 0
     # Drill alone: no MinIO selected and no external S3, so no plugin wiring.
     assert cluster.values("drill", "solo-drill")["drill"]["volumes"]["drillStorage"]["override"] is False
     # Outside the default realm daskhub's cluster-wide objects carry the realm.
