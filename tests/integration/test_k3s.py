@@ -319,7 +319,7 @@ BAD_INVENTORIES = {
     "unsynchronised clock": (["server1"], {"k3s_require_time_sync": True}, "k3s_require_time_sync"),
     "online without install script checksum": (["server1"], {"k3s_airgap": False}, "k3s_install_script_sha256"),
     "critical server option per host": (["server1"], {"k3s_node_config": {"cluster-cidr": "10.99.0.0/16"}},
-                                         "k3s_server_config"),
+                                        "k3s_server_config"),
 }
 
 
