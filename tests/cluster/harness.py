@@ -484,11 +484,17 @@ def ready_nodes(ctx: ssl.SSLContext) -> list[str]:
 # --------------------------------------------------------------------------- commands
 
 
-def healthy() -> bool:
-    """A running cluster whose processes and endpoints are all fine."""
+def fingerprint(bins: Path) -> str:
+    """What a running cluster must match to be reused: binaries, flags, node count."""
+    config = [c.argv for c in components(bins)] + [NODE_COUNT]
+    return hashlib.sha256(json.dumps(config).encode()).hexdigest()[:16]
+
+
+def healthy(bins: Path) -> bool:
+    """A running cluster of these binaries and flags whose processes and endpoints are all fine."""
     state = read_state()
     procs = state.get("processes", {})
-    if not procs or not KUBECONFIG.is_file():
+    if not procs or not KUBECONFIG.is_file() or state.get("fingerprint") != fingerprint(bins):
         return False
     if not all(alive(p["pid"], p["argv0"]) for p in procs.values()):
         return False
@@ -496,7 +502,6 @@ def healthy() -> bool:
         ctx, etcd_ctx = tls_context("admin"), tls_context("apiserver-etcd-client")
     except (OSError, ssl.SSLError):
         return False
-    bins = Path(state["bin_dir"])
     if not all(health_ok(c, ctx, etcd_ctx) for c in components(bins)):
         return False
     return len(ready_nodes(ctx)) >= state.get("nodes", NODE_COUNT)
@@ -520,12 +525,15 @@ def cmd_up(_args: argparse.Namespace) -> int:
 
 def up() -> int:
     t0 = time.monotonic()
-    if healthy():
+    wanted = bin_dir()
+    if healthy(wanted):
         log(f"reusing the healthy cluster in {STATE_DIR} (checked in {time.monotonic() - t0:.1f}s)")
         log(f"KUBECONFIG={KUBECONFIG}")
         return 0
     if STATE_DIR.exists():
-        log("found a stopped or unhealthy cluster: removing it")
+        # Stopped, unhealthy, or started from other binaries or flags than
+        # these sources ask for: a reused cluster must be the one asked for.
+        log("found a stopped, unhealthy or outdated cluster: replacing it")
         down()
     bins = build()
     t0 = time.monotonic()
@@ -541,7 +549,7 @@ def up() -> int:
     (STATE_DIR / "kwok-stages.yaml").write_text(stages)
 
     comps = {c.name: c for c in components(bins)}
-    state = {"bin_dir": str(bins), "nodes": NODE_COUNT, "ports": PORTS, "processes": {}}
+    state = {"bin_dir": str(bins), "fingerprint": fingerprint(bins), "nodes": NODE_COUNT, "ports": PORTS, "processes": {}}
     ctx, etcd_ctx = tls_context("admin"), tls_context("apiserver-etcd-client")
 
     children: dict[str, subprocess.Popen] = {}

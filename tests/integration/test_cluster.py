@@ -265,9 +265,18 @@ def helm(binary: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
     return res
 
 
-def test_chart_installs_with_wait_and_uninstalls_cleanly(kube: Kubectl, helm_bin: Path, kubeconfig: Path, namespace: str, tmp_path: Path) -> None:
+@pytest.fixture
+def release(kube: Kubectl, helm_bin: Path, kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh release name; whatever a failed test left of it is removed, cluster-scoped CRD included."""
+    name = f"smoke-{helm_bin.name}-{uuid.uuid4().hex[:6]}"
+    yield name
     env = helm_env(tmp_path, kubeconfig)
-    release = f"smoke-{helm_bin.name}"
+    subprocess.run([str(helm_bin), "uninstall", name, "--namespace", namespace, "--ignore-not-found"], env=env, capture_output=True, check=False)
+    kube.run("delete", "crd", "-l", f"app.kubernetes.io/instance={name}", "--ignore-not-found", "--wait=false", check=False)
+
+
+def test_chart_installs_with_wait_and_uninstalls_cleanly(kube: Kubectl, helm_bin: Path, kubeconfig: Path, namespace: str, release: str, tmp_path: Path) -> None:
+    env = helm_env(tmp_path, kubeconfig)
     ns = ["--namespace", namespace]
     helm(helm_bin, env, "install", release, str(CHART), *ns, "--wait", "--wait-for-jobs", "--timeout", "5m")
 
