@@ -27,8 +27,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
 
 CHARTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = CHARTS_DIR.parent.parent
@@ -39,7 +39,7 @@ class ChartRepoError(RuntimeError):
     """A helm command failed; the message carries its argv and output."""
 
 
-def find_helm(explicit: Optional[str] = None) -> str:
+def find_helm(explicit: str | None = None) -> str:
     """--helm, then $HELM, then `helm` on PATH, then the project's .venv."""
     candidates = [explicit, os.environ.get("HELM"), shutil.which("helm")]
     candidates += [str(REPO_ROOT / ".venv" / "bin" / name) for name in ("helm3", "helm4", "helm")]
@@ -62,7 +62,7 @@ def _run(argv: Sequence[str]) -> str:
     return proc.stdout
 
 
-def package(out: Path, charts_dir: Path = CHARTS_DIR, helm: Optional[str] = None) -> list[Path]:
+def package(out: Path, charts_dir: Path = CHARTS_DIR, helm: str | None = None) -> list[Path]:
     """Package every chart into `out` and index it; returns the archives."""
     helm_bin = find_helm(helm)
     out = Path(out).resolve()
@@ -123,7 +123,7 @@ def serve(directory: Path, port: int, host: str = LOOPBACK) -> None:
         server.server_close()
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_pkg = sub.add_parser("package", help="helm package every chart and write index.yaml")
