@@ -28,6 +28,7 @@ import hashlib
 import http.server
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -318,6 +319,7 @@ BAD_INVENTORIES = {
                               "k3s_required_kernel_modules"),
     "unsynchronised clock": (["server1"], {"k3s_require_time_sync": True}, "k3s_require_time_sync"),
     "online without install script checksum": (["server1"], {"k3s_airgap": False}, "k3s_install_script_sha256"),
+    "token differs from the cluster's": (["server1"], {"k3s_token": "not-the-token-of-this-cluster"}, "k3s_token"),
     "critical server option per host": (["server1"], {"k3s_node_config": {"cluster-cidr": "10.99.0.0/16"}},
                                         "k3s_server_config"),
 }
@@ -361,12 +363,18 @@ def test_reset_uninstalls_and_is_idempotent(lab):
     assert again.changed() == {"server1": 0, "agent1": 0}, again.changes
 
 
-# ---------------------------------------------------------------- three servers, one agent
+# ---------------------------------------------------------------- three servers, one agent (air-gap)
 HA_SERVERS = ["server1", "server2", "server3"]
+# The HA cluster takes its token from the inventory, as from ansible-vault.
+HA_TOKEN = secrets.token_hex(24)
+
+
+def ha(lab: Lab, extra: dict | None = None, host_vars: dict | None = None) -> Path:
+    return lab.inventory("ha", HA_SERVERS, ["agent1"], {"k3s_token": HA_TOKEN, **(extra or {})}, host_vars)
 
 
 def test_ha_cluster_first_server_initialises_the_others_join(lab):
-    run = lab.play(lab.inventory("ha", HA_SERVERS, ["agent1"]), label="ha: apply")
+    run = lab.play(ha(lab), label="ha: apply")
     assert_ok(run)
     first = lab.config("server1")
     assert first["cluster-init"] is True and "server" not in first
@@ -374,14 +382,14 @@ def test_ha_cluster_first_server_initialises_the_others_join(lab):
         conf = lab.config(name)
         assert conf["server"] == f"https://{lab.address('server1')}:6443" and "cluster-init" not in conf
     assert lab.config("agent1")["server"] == f"https://{lab.address('server1')}:6443"
-    assert len(lab.token_digests(HOSTS)) == 1
+    assert lab.token_digests(HOSTS) == {hashlib.sha256(f"{HA_TOKEN}\n".encode()).hexdigest()}
     # serial: 1 for servers, then the agents: the placeholder logged each first start.
     first_start = {n: float(lab.starts(n)[0].split()[0]) for n in HOSTS}
     assert first_start["server1"] < first_start["server2"] < first_start["server3"] < first_start["agent1"]
 
 
 def test_ha_second_run_changes_nothing(lab):
-    run = lab.play(lab.inventory("ha", HA_SERVERS, ["agent1"]), label="ha: apply again")
+    run = lab.play(ha(lab), label="ha: apply again")
     assert_ok(run)
     assert run.changed() == dict.fromkeys(HOSTS, 0), run.changes
     assert all(len(lab.starts(n)) == 1 for n in HOSTS)
@@ -389,8 +397,7 @@ def test_ha_second_run_changes_nothing(lab):
 
 def test_one_server_option_changes_only_that_host(lab):
     before = {n: lab.ssh(n, "sha256sum /etc/rancher/k3s/config.yaml").stdout for n in HOSTS}
-    inv = lab.inventory("ha", HA_SERVERS, ["agent1"],
-                        host_vars={"server2": {"k3s_node_config": {"node-label": ["magasin.test/changed=true"]}}})
+    inv = ha(lab, host_vars={"server2": {"k3s_node_config": {"node-label": ["magasin.test/changed=true"]}}})
     run = lab.play(inv, label="ha: one server option")
     assert_ok(run)
     assert run.changes == {(f"{ROLE} : Write config.yaml", "server2"), (f"{ROLE} : Restart k3s", "server2")}, \
@@ -400,8 +407,7 @@ def test_one_server_option_changes_only_that_host(lab):
     assert [n for n in HOSTS if before[n] != after[n]] == ["server2"]
     assert lab.config("server2")["node-label"] == ["magasin.test/changed=true"]
     assert {n: len(lab.starts(n)) for n in HOSTS} == {"server1": 1, "server2": 2, "server3": 1, "agent1": 1}
-    token = lab.ssh("server1", "cat /etc/rancher/k3s/token").stdout.strip()
-    assert all(token not in out for out in lab.outputs)
+    assert all(HA_TOKEN not in out for out in lab.outputs)
 
 
 # ---------------------------------------------------------------- controller tools (roles/cli_tools)
@@ -525,9 +531,8 @@ def test_upgrade_restarts_servers_one_at_a_time_then_agents(lab):
     upgraded = lab.workdir / "placeholder-k3s-upgraded"
     upgraded.write_text((FIXTURES / "placeholder-k3s").read_text() + "# upgraded placeholder\n")
     upgraded.chmod(0o755)
-    inv = lab.inventory("ha", HA_SERVERS, ["agent1"],
-                        extra={"k3s_airgap_binary": str(upgraded), "k3s_airgap_binary_sha256": sha256(upgraded)},
-                        host_vars={"server2": {"k3s_node_config": {"node-label": ["magasin.test/changed=true"]}}})
+    inv = ha(lab, extra={"k3s_airgap_binary": str(upgraded), "k3s_airgap_binary_sha256": sha256(upgraded)},
+             host_vars={"server2": {"k3s_node_config": {"node-label": ["magasin.test/changed=true"]}}})
     before = {n: len(lab.starts(n)) for n in HOSTS}
     run = lab.play(inv, label="ha: upgrade")
     assert_ok(run)
@@ -538,3 +543,4 @@ def test_upgrade_restarts_servers_one_at_a_time_then_agents(lab):
     assert {n: len(starts[n]) - before[n] for n in HOSTS} == dict.fromkeys(HOSTS, 1)
     restarted = {n: float(starts[n][-1].split()[0]) for n in HOSTS}
     assert restarted["server1"] < restarted["server2"] < restarted["server3"] < restarted["agent1"]
+    assert all(HA_TOKEN not in out for out in lab.outputs)
