@@ -11,15 +11,22 @@ export PATH := $(BIN):$(PATH)
 export MAGASIN_HELM ?=
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help setup lock tools-verify test lint ruff yamllint ansible-lint sanity pytest unit \
+.PHONY: help setup host-packages hosts-down lock tools-verify test lint ruff yamllint ansible-lint sanity pytest unit \
         integration build cluster-up cluster-down cluster-status demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed ## venv with the pinned, hash-locked tools; helm 3 + 4 and kubectl
+setup: $(VENV)/.installed host-packages ## venv with the pinned, hash-locked tools; helm 3 + 4 and kubectl; test-host packages
 	$(BIN)/python tools/binaries.py install --bin-dir $(BIN)
 	$(BIN)/python tools/sanity.py bootstrap
+
+# debootstrap and systemd-nspawn boot the Debian test hosts of the k3s role's tests.
+host-packages:
+	@if command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap systemd-container; \
+	else echo "note: install debootstrap and systemd-container (as root) to run the k3s host tests"; fi
 
 $(VENV)/.installed: requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +77,9 @@ cluster-down: ## stop the local test cluster and remove its state
 
 cluster-status: ## what the local test cluster runs
 	$(PYTHON) tests/cluster/harness.py status
+
+hosts-down: ## stop the Debian test hosts of the k3s tests, if any are left
+	$(PYTHON) tests/hosts/harness.py down
 
 demo: ## test cluster up, then site.yml with inventories/local (charts: MAGASIN_CHARTS_DIR, the magasin repo, or the stand-ins)
 	$(PYTHON) tests/cluster/harness.py up

@@ -25,6 +25,9 @@ description:
     is working right now, a release is recovered only when its pending revision is older than O(pending_timeout);
     otherwise the task fails and says what is pending, since when, and what to do.
   - Values reach helm on standard input, never on the command line. The task result never holds the values.
+  - O(values) is not a C(no_log) option (that would mask every matching string in every result, and hide the
+    diff). When the values hold a credential, set C(no_log) on the task, or better, hand the chart the name of a
+    Secret made with M(magasin.platform.credentials).
 author:
   - magasin.platform developers (@unicef)
 extends_documentation_fragment:

@@ -20,6 +20,8 @@ description:
     in a namespace that does not exist yet. In check mode, objects in a namespace that would be created are
     reported as new.
   - Objects reach kubectl on standard input, never on the command line.
+  - O(definitions) is not a C(no_log) option; set C(no_log) on a task that applies a Secret. Its diff masks Secret
+    data either way.
 author:
   - magasin.platform developers (@unicef)
 extends_documentation_fragment:
