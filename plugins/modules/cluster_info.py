@@ -19,17 +19,15 @@ description:
 author:
   - magasin.platform developers (@unicef)
 extends_documentation_fragment:
+  - magasin.platform._attributes
   - magasin.platform._connection
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Read-only; runs the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Never changes anything; always RV(ignore:changed=false).
 options: {}

@@ -21,19 +21,17 @@ description:
 author:
   - magasin.platform developers (@unicef)
 extends_documentation_fragment:
+  - magasin.platform._attributes
   - magasin.platform._connection
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Reads the Secret, generates nothing and writes nothing; RV(created) and RV(rotated) say what would be
       generated. The returned data then holds only what already exists or was supplied.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: Names the keys that would be added or changed; never shows a value.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Existing keys are kept, so the second run reports no change and returns the same values.
 options:

@@ -31,20 +31,18 @@ description:
 author:
   - magasin.platform developers (@unicef)
 extends_documentation_fragment:
+  - magasin.platform._attributes
   - magasin.platform._connection
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Reads the release, decides, and renders the chart with C(--dry-run=server) when it would change, so a
       missing chart version or a schema error fails in check mode as it would for real. Nothing is changed.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: Shows the values diff and the manifest diff, with values under keys that look like a password, secret,
       token or key masked, Secret data masked, and every such value masked wherever else it appears.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: A second run with the same arguments reports no change and makes no new revision.
 options:

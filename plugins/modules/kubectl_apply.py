@@ -25,18 +25,16 @@ description:
 author:
   - magasin.platform developers (@unicef)
 extends_documentation_fragment:
+  - magasin.platform._attributes
   - magasin.platform._connection
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: The server-side dry run decides; nothing is written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: The output of C(kubectl diff), with Secret data masked and every secret-looking value masked.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Applying the same objects again changes nothing and reports no change.
 options:
