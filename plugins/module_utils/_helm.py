@@ -365,10 +365,11 @@ def plan_release(release, chart, values, state="present", history=None, now=None
             raise StuckRelease(
                 "Release %s in namespace %s has been %s since %s (revision %s, %d seconds ago). Another "
                 "helm operation may still be running. Wait until it finishes, or, if nothing is running, "
-                "run again after %d seconds (pending_timeout) to recover it automatically, or roll back by "
-                "hand with 'helm rollback %s -n %s'."
+                "run again after %d seconds (pending_timeout) to recover it automatically, or %s by hand with "
+                "'helm %s %s -n %s'."
                 % (release["name"], release["namespace"], status, release.get("updated"), release["revision"],
-                   int(age), pending_timeout, release["name"], release["namespace"]))
+                   int(age), pending_timeout, "uninstall it" if status == "uninstalling" else "roll back",
+                   "uninstall" if status == "uninstalling" else "rollback", release["name"], release["namespace"]))
         target = last_good_revision(history or [], below=release["revision"])
         if status in ("pending-upgrade", "pending-rollback") and target is not None:
             plan["recover"].append(("rollback", target))

@@ -328,12 +328,14 @@ class HelmReleaseManager:
         before_values = current["values"] if current else {}
         before_manifest = current["manifest"] if current else ""
         if self.module.check_mode:
-            # Render for real (server dry run) so that the prediction fails where the run would.
-            dry_action = "install" if (current is None or plan["recover"] == [("uninstall", None)]) else "upgrade"
-            rendered = self.helm_json(install_or_upgrade_args(dry_action, self.name, self.namespace, chart,
-                                                              self.params, major, dry_run=True), values)
             self.result["status"] = "deployed"
-            after_manifest = rendered.get("manifest", "") if rendered else ""
+            after_manifest = ""
+            if not plan["recover"]:
+                # Render for real (server dry run) so that the prediction fails where the run would. A stuck
+                # release cannot be rendered against: helm refuses while an operation is pending.
+                rendered = self.helm_json(install_or_upgrade_args(action, self.name, self.namespace, chart,
+                                                                  self.params, major, dry_run=True), values)
+                after_manifest = rendered.get("manifest", "") if rendered else ""
         else:
             for step, revision in plan["recover"]:
                 if step == "rollback":

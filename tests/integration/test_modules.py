@@ -153,6 +153,12 @@ def test_interrupted_release_is_recovered(base_vars, helm_bin, kubeconfig, actio
     assert f"has been {pending} since" in fresh.output and "Another helm operation may still be running" in fresh.output
     assert status(helm_bin, kubeconfig, "demo", ns)["info"]["status"] == pending
 
+    check = run_playbook(PLAYBOOKS / "release_once.yml", dict(base_vars, release_values=values, pending_timeout=0),
+                         "--check")
+    assert check.rc == 0, check.output[-4000:]
+    assert check.recap()["changed"] == 1 and recovered in check.output
+    assert status(helm_bin, kubeconfig, "demo", ns)["info"]["status"] == pending
+
     run = run_playbook(PLAYBOOKS / "release_once.yml", dict(base_vars, release_values=values, pending_timeout=0))
     assert run.rc == 0, run.output[-4000:]
     assert recovered in run.output
