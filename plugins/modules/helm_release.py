@@ -249,7 +249,7 @@ from ansible_collections.magasin.platform.plugins.module_utils._helm import (
     rollback_args,
     uninstall_args,
 )
-from ansible_collections.magasin.platform.plugins.module_utils._redact import mask_manifest, mask_values
+from ansible_collections.magasin.platform.plugins.module_utils._redact import mask_manifest, mask_values, secret_strings
 
 try:
     import yaml
@@ -292,10 +292,10 @@ class HelmReleaseManager:
             except (ValueError, OSError) as exc:
                 self.module.fail_json(msg="chart: %s" % exc)
             values = self.desired_values()
-        self.helm.add_secrets(mask_secrets(values))
+        self.helm.add_secrets(secret_strings(values))
         current = self.helm.release(self.name, self.namespace)
         if current:
-            self.helm.add_secrets(mask_secrets(current["values"]))
+            self.helm.add_secrets(secret_strings(current["values"]))
         history = None
         if current and (current["status"] or "").startswith("pending"):
             history = self.helm.history(self.name, self.namespace)
@@ -368,12 +368,8 @@ class HelmReleaseManager:
         return version[0]
 
     def helm_json(self, args, values):
-        rc, out, err = self.helm.run(args, data=self.helm_values_json(values))
+        rc, out, err = self.helm.run(args, data=json.dumps(values))
         return self.helm.parse_json(out, args)
-
-    @staticmethod
-    def helm_values_json(values):
-        return json.dumps(values)
 
     def values_diff(self, before, after):
         return {"before_header": "%s/%s values (helm)" % (self.namespace, self.name),
@@ -396,12 +392,6 @@ class HelmReleaseManager:
 
 
 FEATURES = (("take_ownership", (3, 17, 0)), ("skip_schema_validation", (3, 16, 0)))
-
-
-def mask_secrets(values):
-    secrets = set()
-    mask_values(values, secrets)
-    return secrets
 
 
 def main():
