@@ -232,7 +232,8 @@ func writeSAKey(dir string) error {
 	return os.WriteFile(pubFile, pemBlock("PUBLIC KEY", pubDER), 0o644)
 }
 
-func readCert(path string) (*x509.Certificate, error) {
+// readPEM returns the DER bytes of the first PEM block in path.
+func readPEM(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -241,19 +242,23 @@ func readCert(path string) (*x509.Certificate, error) {
 	if block == nil {
 		return nil, fmt.Errorf("%s: no PEM data", path)
 	}
-	return x509.ParseCertificate(block.Bytes)
+	return block.Bytes, nil
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	der, err := readPEM(path)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
 }
 
 func readECKey(path string) (*ecdsa.PrivateKey, error) {
-	data, err := os.ReadFile(path)
+	der, err := readPEM(path)
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM data", path)
-	}
-	return x509.ParseECPrivateKey(block.Bytes)
+	return x509.ParseECPrivateKey(der)
 }
 
 func pemBlock(kind string, der []byte) []byte {
