@@ -29,6 +29,8 @@ PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 DESCRIPTION_PREFIX = "magasin.platform"
 DIGEST_RE = re.compile(r"chart-digest=(sha256:[0-9a-f]{64})")
 CHART_KINDS = ("repo", "oci", "local", "tgz")
+# Every status but uninstalled, by name: Helm 4 has no --all.
+LIST_STATUSES = ["--deployed", "--failed", "--pending", "--superseded", "--uninstalling"]
 
 
 class HelmClient(CliClient):
@@ -71,9 +73,8 @@ class HelmClient(CliClient):
     def list_entry(self, name, namespace):
         # Helm 4 dropped --all; naming every status works on both majors without asking
         # helm for its version.
-        items = self.run_json(["list", "--namespace", namespace, "--filter", "^%s$" % re.escape(name),
-                               "--deployed", "--failed", "--pending", "--superseded", "--uninstalling",
-                               "--output", "json"]) or []
+        items = self.run_json(["list", "--namespace", namespace, "--filter", "^%s$" % re.escape(name)]
+                              + LIST_STATUSES + ["--output", "json"]) or []
         for item in items:
             if item.get("name") == name:
                 return parse_list_entry(item)
@@ -182,6 +183,59 @@ def parse_history(items):
             "description": item.get("description"),
         })
     return sorted(out, key=lambda r: r["revision"] or 0)
+
+
+def list_all_args(names=None):
+    """argv of the one ``helm list`` over all namespaces; ``names`` narrows it to those release names."""
+    args = ["list", "--all-namespaces", "--max", "0"] + LIST_STATUSES + ["--output", "json"]
+    if names:
+        args += ["--filter", "^(%s)$" % "|".join(re.escape(n) for n in names)]
+    return args
+
+
+def parse_releases(items, namespaces=None):
+    """``helm list -A -o json`` to {"<ns>/<name>": {status, revision, chart_name, chart_version, app_version,
+    updated}}, for the given namespaces only (all when None)."""
+    out = {}
+    for item in items or []:
+        if namespaces is not None and item.get("namespace") not in namespaces:
+            continue
+        entry = parse_list_entry(item)
+        revision = item.get("revision")
+        entry.update(status=item.get("status"), updated=item.get("updated"),
+                     revision=int(revision) if str(revision or "").isdigit() else revision)
+        out["%s/%s" % (item.get("namespace"), item.get("name"))] = entry
+    return out
+
+
+def show_chart_args(chart, version=None, repo_url=None):
+    """argv of ``helm show chart`` for any of the four chart sources; a local chart carries its own version."""
+    args = ["show", "chart", chart]
+    kind = classify_chart(chart, repo_url)
+    if version and kind not in ("local", "tgz"):
+        args += ["--version", str(version)]
+    if repo_url:
+        args += ["--repo", repo_url]
+    return args
+
+
+def chart_lookup(rc, out, err, version=None):
+    """What ``helm show chart`` said about one chart: {found, name, version, error}. Pure.
+
+    ``found`` is true when helm found the chart and (if a version was asked for) it is that version.
+    """
+    if rc != 0:
+        lines = [line.strip() for line in (err or out or "").strip().splitlines() if line.strip()]
+        return {"found": False, "name": None, "version": None, "error": lines[-1] if lines else "helm exited %s" % rc}
+    fields = _chart_yaml_fields(out or "")
+    name, found_version = fields.get("name"), fields.get("version")
+    if not name or not found_version:
+        return {"found": False, "name": name, "version": found_version,
+                "error": "helm show chart printed no chart name and version"}
+    if version and str(found_version) != str(version):
+        return {"found": False, "name": name, "version": found_version,
+                "error": "the chart found is %s %s, not version %s" % (name, found_version, version)}
+    return {"found": True, "name": name, "version": found_version, "error": None}
 
 
 def release_result(release):

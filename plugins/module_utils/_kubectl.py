@@ -162,3 +162,99 @@ def quantity_to_number(text):
     if suffix not in factors:
         raise CliError("unknown quantity suffix in %r" % text)
     return number * factors[suffix]
+
+
+# --- what a cluster offers (cluster_info and realm_info) ---------------------------------
+
+DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
+                             "storageclass.beta.kubernetes.io/is-default-class",
+                             "ingressclass.kubernetes.io/is-default-class")
+CLASSES = "nodes,storageclasses.storage.k8s.io,ingressclasses.networking.k8s.io"
+
+
+def is_default(obj):
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return any(annotations.get(a) == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
+
+
+def parse_node(node):
+    status = node.get("status") or {}
+    conditions = dict((c.get("type"), c.get("status")) for c in status.get("conditions") or [])
+    allocatable = status.get("allocatable") or {}
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    node_info = status.get("nodeInfo") or {}
+    return {
+        "name": node["metadata"]["name"],
+        "ready": conditions.get("Ready") == "True",
+        "schedulable": not (node.get("spec") or {}).get("unschedulable", False),
+        "cpu": quantity_to_number(allocatable.get("cpu")),
+        "memory": int(quantity_to_number(allocatable.get("memory"))),
+        "architecture": labels.get("kubernetes.io/arch") or node_info.get("architecture"),
+        "os": labels.get("kubernetes.io/os") or node_info.get("operatingSystem"),
+        "labels": labels,
+        "taints": (node.get("spec") or {}).get("taints") or [],
+    }
+
+
+def summarize(items):
+    """Split a mixed kubectl List into nodes, storage classes and ingress classes. Pure."""
+    nodes, storage, ingress = [], [], []
+    for item in items:
+        kind = item.get("kind")
+        if kind == "Node":
+            nodes.append(parse_node(item))
+        elif kind == "StorageClass":
+            storage.append({"name": item["metadata"]["name"], "provisioner": item.get("provisioner"),
+                            "default": is_default(item)})
+        elif kind == "IngressClass":
+            ingress.append({"name": item["metadata"]["name"], "controller": (item.get("spec") or {}).get("controller"),
+                            "default": is_default(item)})
+    usable = [n for n in nodes if n["ready"] and n["schedulable"]]
+    totals = {"nodes": len(usable), "cpu": sum(n["cpu"] for n in usable), "memory": sum(n["memory"] for n in usable)}
+    defaults = [s["name"] for s in storage if s["default"]]
+    return {"nodes": nodes, "totals": totals, "storage_classes": storage, "ingress_classes": ingress,
+            "default_storage_class": defaults[0] if defaults else None}
+
+
+def parse_server_version(data):
+    server = (data or {}).get("serverVersion") or {}
+    return {"git_version": server.get("gitVersion"),
+            "major": int("".join(c for c in server.get("major", "0") if c.isdigit()) or 0),
+            "minor": int("".join(c for c in server.get("minor", "0") if c.isdigit()) or 0)}
+
+
+# --- what a realm has in the cluster (realm_info) ----------------------------------------
+
+OPERATOR_ROLE = "minio-operator-role"
+TENANT_CRD = "tenants.minio.min.io"
+
+
+def helm_owner(obj):
+    """{name, namespace} of the Helm release that owns an object, or None."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    name = annotations.get("meta.helm.sh/release-name")
+    namespace = annotations.get("meta.helm.sh/release-namespace")
+    return {"name": name, "namespace": namespace} if name and namespace else None
+
+
+def parse_tenant(obj):
+    """A MinIO Tenant's identity and pool layout (what MinIO cannot change afterwards)."""
+    pools = []
+    for pool in (obj.get("spec") or {}).get("pools") or []:
+        claim = (pool.get("volumeClaimTemplate") or {}).get("spec") or {}
+        pools.append({"servers": pool.get("servers"), "volumesPerServer": pool.get("volumesPerServer"),
+                      "size": ((claim.get("resources") or {}).get("requests") or {}).get("storage"),
+                      "storageClassName": claim.get("storageClassName")})
+    meta = obj.get("metadata") or {}
+    return {"namespace": meta.get("namespace"), "name": meta.get("name"), "pools": pools}
+
+
+def parse_statefulset_claims(obj):
+    """The volumeClaimTemplates of a StatefulSet (immutable once it exists): [{name, size, class}]."""
+    claims = []
+    for template in (obj.get("spec") or {}).get("volumeClaimTemplates") or []:
+        spec = template.get("spec") or {}
+        claims.append({"name": (template.get("metadata") or {}).get("name"),
+                       "size": ((spec.get("resources") or {}).get("requests") or {}).get("storage"),
+                       "class": spec.get("storageClassName")})
+    return claims

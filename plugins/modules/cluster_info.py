@@ -58,7 +58,7 @@ nodes:
   type: list
   elements: dict
   sample: [{name: node-1, ready: true, schedulable: true, cpu: 8.0, memory: 34359738368, architecture: amd64,
-            labels: {}}]
+            os: linux, labels: {}, taints: []}]
 totals:
   description: Sums over the ready, schedulable nodes.
   returned: always
@@ -101,57 +101,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
 from ansible_collections.magasin.platform.plugins.module_utils._kubectl import (
+    CLASSES,
     KubectlClient,
     list_items,
     parse_can_i,
-    quantity_to_number,
+    parse_server_version,
+    summarize,
 )
-
-DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
-                             "storageclass.beta.kubernetes.io/is-default-class",
-                             "ingressclass.kubernetes.io/is-default-class")
-
-
-def is_default(obj):
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return any(annotations.get(a) == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
-
-
-def parse_node(node):
-    status = node.get("status") or {}
-    conditions = dict((c.get("type"), c.get("status")) for c in status.get("conditions") or [])
-    allocatable = status.get("allocatable") or {}
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    return {
-        "name": node["metadata"]["name"],
-        "ready": conditions.get("Ready") == "True",
-        "schedulable": not (node.get("spec") or {}).get("unschedulable", False),
-        "cpu": quantity_to_number(allocatable.get("cpu")),
-        "memory": int(quantity_to_number(allocatable.get("memory"))),
-        "architecture": labels.get("kubernetes.io/arch") or (status.get("nodeInfo") or {}).get("architecture"),
-        "labels": labels,
-        "taints": (node.get("spec") or {}).get("taints") or [],
-    }
-
-
-def summarize(items):
-    """Split a mixed kubectl List into nodes, storage classes and ingress classes. Pure."""
-    nodes, storage, ingress = [], [], []
-    for item in items:
-        kind = item.get("kind")
-        if kind == "Node":
-            nodes.append(parse_node(item))
-        elif kind == "StorageClass":
-            storage.append({"name": item["metadata"]["name"], "provisioner": item.get("provisioner"),
-                            "default": is_default(item)})
-        elif kind == "IngressClass":
-            ingress.append({"name": item["metadata"]["name"], "controller": (item.get("spec") or {}).get("controller"),
-                            "default": is_default(item)})
-    usable = [n for n in nodes if n["ready"] and n["schedulable"]]
-    totals = {"nodes": len(usable), "cpu": sum(n["cpu"] for n in usable), "memory": sum(n["memory"] for n in usable)}
-    defaults = [s["name"] for s in storage if s["default"]]
-    return {"nodes": nodes, "totals": totals, "storage_classes": storage, "ingress_classes": ingress,
-            "default_storage_class": defaults[0] if defaults else None}
 
 
 def parse_config_view(config):
@@ -162,18 +118,10 @@ def parse_config_view(config):
     return context, server
 
 
-def parse_server_version(data):
-    server = (data or {}).get("serverVersion") or {}
-    return {"git_version": server.get("gitVersion"),
-            "major": int("".join(c for c in server.get("major", "0") if c.isdigit()) or 0),
-            "minor": int("".join(c for c in server.get("minor", "0") if c.isdigit()) or 0)}
-
-
 def gather(kubectl):
     info = {"changed": False}
     info["version"] = parse_server_version(kubectl.run_json(["version", "--output", "json"]))
-    items = list_items(kubectl.run_json(["get", "nodes,storageclasses.storage.k8s.io,ingressclasses.networking.k8s.io",
-                                         "--output", "json"]))
+    items = list_items(kubectl.run_json(["get", CLASSES, "--output", "json"]))
     info.update(summarize(items))
     rc, out, err = kubectl.run(["api-versions"])
     info["api_groups"] = sorted(line.strip() for line in out.splitlines() if line.strip())

@@ -8,13 +8,17 @@ removed afterwards.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
 import signal
 import subprocess
+import tarfile
+import threading
 import time
 import uuid
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,11 +26,14 @@ from ansible_run import run_playbook
 
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 CHART = Path(__file__).resolve().parent / "charts" / "demo"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The real magasin charts beside the checkout (as tests/integration/conftest.py finds them).
+REAL_CHARTS = Path(os.environ.get("MAGASIN_CHARTS_DIR") or REPO_ROOT.parent / "shared" / "charts" / "magasin")
 
 
 @pytest.fixture
 def namespace(kubeconfig, kubectl_bin):
-    name = "mt-" + uuid.uuid4().hex[:8]
+    name = "modtest-" + uuid.uuid4().hex[:8]
     yield name
     subprocess.run([str(kubectl_bin), "--kubeconfig", str(kubeconfig), "delete", "namespace", name,
                     "--ignore-not-found", "--wait=false"], capture_output=True, check=False)
@@ -264,3 +271,132 @@ def test_token_from_awx_environment(kubeconfig, kubectl_bin, tmp_path):
             subprocess.run([*kubectl, "delete", kind, sa, "--ignore-not-found"], capture_output=True, check=False)
         subprocess.run([*kubectl, "delete", "serviceaccount", sa, "-n", ns, "--ignore-not-found"],
                        capture_output=True, check=False)
+
+
+def counting(tmp_path, binary):
+    """A wrapper around binary that logs each call's arguments; returns (wrapper, log)."""
+    log = tmp_path / f"{binary.name}-calls.log"
+    wrapper = tmp_path / f"counting-{binary.name}"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {binary} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, log
+
+
+@pytest.fixture
+def chart_repo():
+    """The real charts served as a chart repository on 127.0.0.1 (index.yaml holds relative URLs)."""
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(REAL_CHARTS))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def kubectl_json(kubectl_bin, kubeconfig, *args):
+    proc = subprocess.run([str(kubectl_bin), "--kubeconfig", str(kubeconfig), *args, "-o", "json"],
+                          capture_output=True, text=True, check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def test_realm_info(kubeconfig, helm_bin, kubectl_bin, tmp_path, chart_repo):
+    realm = "modtest-" + uuid.uuid4().hex[:6]
+    ns_sts, ns_release, ns_missing = f"{realm}-db", f"{realm}-app", f"{realm}-none"
+    kubectl = [str(kubectl_bin), "--kubeconfig", str(kubeconfig)]
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": ns_sts},
+           "spec": {"serviceName": "db", "replicas": 0, "selector": {"matchLabels": {"app": "db"}},
+                    "template": {"metadata": {"labels": {"app": "db"}},
+                                 "spec": {"containers": [{"name": "db", "image": "postgres"}]}},
+                    "volumeClaimTemplates": [
+                        {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                                "storageClassName": "standard",
+                                                                "resources": {"requests": {"storage": "3Gi"}}}},
+                        {"metadata": {"name": "wal"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                               "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    with tarfile.open(REAL_CHARTS / "drill-0.7.2.tgz") as tar:
+        tar.extractall(unpacked, filter="data")
+    charts = [
+        {"key": "tenant", "chart": str(REAL_CHARTS / "tenant-5.0.11.tgz"), "version": "5.0.11"},
+        {"key": "drill_wrong", "chart": str(REAL_CHARTS / "drill-0.9.0.tgz"), "version": "0.7.2"},
+        {"key": "drill_dir", "chart": str(unpacked / "drill"), "version": "0.7.2"},
+        {"key": "missing_file", "chart": str(REAL_CHARTS / "drill-9.9.9.tgz"), "version": "9.9.9"},
+        {"key": "superset_repo", "chart": "superset", "version": "0.13.4", "repo_url": chart_repo},
+        {"key": "superset_repo_missing", "chart": "superset", "version": "9.9.9", "repo_url": chart_repo},
+    ]
+    try:
+        subprocess.run([*kubectl, "create", "namespace", ns_sts], check=True, capture_output=True)
+        subprocess.run([*kubectl, "apply", "-f", "-"], input=json.dumps(sts), text=True, check=True,
+                       capture_output=True)
+        helm(helm_bin, kubeconfig, "install", "demo", str(CHART), "-n", ns_release, "--create-namespace",
+             "--set", "auth.password=not-shown")
+        kubectl_wrapper, kubectl_log = counting(tmp_path, kubectl_bin)
+        helm_wrapper, helm_log = counting(tmp_path, helm_bin)
+        result_file = tmp_path / "realm.json"
+        run = run_playbook(PLAYBOOKS / "realm_info.yml", {
+            "kubeconfig": str(kubeconfig), "helm_binary": str(helm_wrapper), "kubectl_binary": str(kubectl_wrapper),
+            "realm_namespaces": [ns_sts, ns_release, ns_missing], "realm_charts": charts,
+            "result_file": str(result_file)})
+        assert run.rc == 0, run.output[-6000:]
+        assert run.recap()["changed"] == 1  # the result file; the playbook asserts both reads unchanged
+        got = json.loads(result_file.read_text())
+
+        # two tasks (normal and check mode): per task 3 kubectl, 1 helm list, 1 helm show chart per chart
+        kubectl_calls = kubectl_log.read_text().splitlines()
+        helm_calls = helm_log.read_text().splitlines()
+        assert len(kubectl_calls) == 2 * 3, kubectl_calls
+        assert sum(c.startswith("list ") for c in helm_calls) == 2, helm_calls
+        assert sum(c.startswith("show chart ") for c in helm_calls) == 2 * len(charts), helm_calls
+        assert len(helm_calls) == 2 * (1 + len(charts)), helm_calls
+
+        assert got["charts"]["tenant"] == {"found": True, "name": "tenant", "version": "5.0.11", "error": None}
+        assert got["charts"]["drill_wrong"] == {"found": False, "name": "drill", "version": "0.9.0",
+                                                "error": "the chart found is drill 0.9.0, not version 0.7.2"}
+        assert got["charts"]["drill_dir"]["found"] is True and got["charts"]["drill_dir"]["version"] == "0.7.2"
+        assert got["charts"]["missing_file"]["found"] is False and got["charts"]["missing_file"]["name"] is None
+        assert "drill-9.9.9.tgz" in got["charts"]["missing_file"]["error"]
+        assert got["charts"]["superset_repo"] == {"found": True, "name": "superset", "version": "0.13.4",
+                                                  "error": None}
+        assert got["charts"]["superset_repo_missing"]["found"] is False
+        assert "9.9.9" in got["charts"]["superset_repo_missing"]["error"]
+
+        assert got["statefulsets"] == {f"{ns_sts}/db": {"claims": [{"name": "data", "size": "3Gi", "class": "standard"},
+                                                                   {"name": "wal", "size": "1Gi", "class": None}]}}
+        demo = got["releases"][f"{ns_release}/demo"]
+        assert demo["status"] == "deployed" and demo["revision"] == 1
+        assert (demo["chart_name"], demo["chart_version"], demo["app_version"]) == ("demo", "0.1.0", "1.0.0")
+        assert demo["updated"]
+        operator_key = f"{got['operator']['namespace']}/{got['operator']['name']}" if got["operator"] else None
+        assert all(k.split("/")[0] in (ns_sts, ns_release) or k == operator_key for k in got["releases"])
+
+        # what kubectl itself says
+        nodes = kubectl_json(kubectl_bin, kubeconfig, "get", "nodes")["items"]
+        assert [n["name"] for n in got["cluster"]["nodes"]] == [n["metadata"]["name"] for n in nodes]
+        assert set(got["cluster"]["nodes"][0]) == {"name", "ready", "schedulable", "cpu", "memory", "arch", "os"}
+        assert got["cluster"]["totals"]["nodes"] >= 3 and got["cluster"]["nodes"][0]["arch"] == "amd64"
+        assert got["cluster"]["version"]["major"] == 1 and got["cluster"]["version"]["git_version"].startswith("v1.")
+        classes = kubectl_json(kubectl_bin, kubeconfig, "get", "storageclasses")["items"]
+        assert sorted(c["name"] for c in got["storage_classes"]) == sorted(c["metadata"]["name"] for c in classes)
+        assert got["default_storage_class"] in [c["name"] for c in got["storage_classes"] if c["default"]] + [""]
+        role = kubectl_json(kubectl_bin, kubeconfig, "get", "clusterrole", "minio-operator-role", "--ignore-not-found")
+        annotations = ((role or {}).get("metadata") or {}).get("annotations") or {}
+        if "meta.helm.sh/release-name" in annotations:
+            assert got["operator"] == {"name": annotations["meta.helm.sh/release-name"],
+                                       "namespace": annotations["meta.helm.sh/release-namespace"]}
+            assert got["releases"][operator_key]["chart_name"] == "operator"
+        else:
+            assert got["operator"] is None
+        tenants = kubectl_json(kubectl_bin, kubeconfig, "get", "tenants.minio.min.io", "--all-namespaces")
+        assert [(t["namespace"], t["name"]) for t in got["tenants"]] == [
+            (t["metadata"]["namespace"], t["metadata"]["name"]) for t in (tenants or {}).get("items", [])]
+        assert "not-shown" not in run.output
+    finally:
+        for ns in (ns_sts, ns_release):
+            subprocess.run([*kubectl, "delete", "namespace", ns, "--ignore-not-found", "--wait=false"],
+                           capture_output=True, check=False)

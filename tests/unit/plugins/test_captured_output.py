@@ -60,10 +60,10 @@ def test_split_chart(chart, expected):
 
 
 def test_kubectl_captured_cluster():
-    info = cluster_info.summarize(k.list_items(load("kubectl/nodes-classes.json")))
+    info = k.summarize(k.list_items(load("kubectl/nodes-classes.json")))
     assert info["totals"]["nodes"] == 3 and info["totals"]["cpu"] == 24
     assert info["totals"]["memory"] == 3 * 32 * 1024 ** 3
     assert info["default_storage_class"] == "standard"
-    assert cluster_info.parse_server_version(load("kubectl/version.json"))["minor"] == 37
+    assert k.parse_server_version(load("kubectl/version.json"))["minor"] == 37
     context, server = cluster_info.parse_config_view(load("kubectl/config-view.json"))
     assert context and server.startswith("https://127.0.0.1:")

@@ -99,7 +99,7 @@ def test_cluster_summary():
                  "storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "p"},
              {"kind": "StorageClass", "metadata": {"name": "slow"}, "provisioner": "p"},
              {"kind": "IngressClass", "metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}]
-    info = cluster_info.summarize(items)
+    info = k.summarize(items)
     assert info["totals"] == {"nodes": 1, "cpu": 8, "memory": 32 * 1024 ** 3}
     assert info["default_storage_class"] == "standard"
     assert [s["name"] for s in info["storage_classes"]] == ["standard", "slow"]
@@ -110,7 +110,7 @@ def test_cluster_summary():
 def test_config_view_and_version():
     assert cluster_info.parse_config_view({"current-context": "c", "clusters": [{"cluster": {"server": "s"}}]}) == \
         ("c", "s")
-    assert cluster_info.parse_server_version({"serverVersion": {"gitVersion": "v1.37.2", "major": "1",
+    assert k.parse_server_version({"serverVersion": {"gitVersion": "v1.37.2", "major": "1",
                                                                 "minor": "37+"}}) == \
         {"git_version": "v1.37.2", "major": 1, "minor": 37}
 

@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: magasin.platform contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: realm_info
+short_description: Everything a magasin realm needs to know about the cluster and its Helm releases, in one task
+version_added: 0.2.0
+description:
+  - Reads, in one task, what the realm model is computed from - the Kubernetes version, the nodes and their
+    allocatable resources, the StorageClasses and IngressClasses, the Helm release of the MinIO operator that
+    serves the cluster, every MinIO Tenant and its pools, the volume claim templates of the realm's StatefulSets,
+    the realm's Helm releases - and checks that each chart version asked for exists where it is taken from.
+  - Read-only. Three kubectl processes and one C(helm list), plus one C(helm show chart) per chart in O(charts),
+    whatever the size of the cluster; they run concurrently where they do not depend on each other.
+  - Reaches the cluster through the connection options every module of the collection shares, so it honours
+    C(K8S_AUTH_*) (an AWX bearer token) like the modules that change the cluster.
+  - Returns no secret value; Secrets are not read at all.
+  - Needs cluster-wide read access (list StatefulSets, Tenants and Helm's release Secrets in all namespaces), as
+    installing the realm does anyway.
+author:
+  - magasin.platform developers (@unicef)
+extends_documentation_fragment:
+  - magasin.platform._attributes
+  - magasin.platform._connection
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; runs the same in check mode, so later tasks of a check run see the real cluster.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: Never changes anything; always RV(ignore:changed=false).
+options:
+  namespaces:
+    description:
+      - The realm's namespaces. RV(statefulsets) and RV(releases) are reported for these namespaces only.
+      - Namespaces that do not exist are not an error.
+    type: list
+    elements: str
+    default: []
+  release_names:
+    description:
+      - Report only releases with these names (in O(namespaces)). All releases of O(namespaces) when omitted.
+    type: list
+    elements: str
+  charts:
+    description:
+      - Charts to look up, each with one C(helm show chart). The result says for each whether that version exists
+        where it is taken from.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      key:
+        description: Name of this chart's entry in RV(charts).
+        type: str
+        required: true
+      chart:
+        description:
+          - A chart name together with O(charts[].repo_url), a local chart directory, a C(.tgz) archive or an
+            C(oci://) reference, as for M(magasin.platform.helm_release).
+        type: str
+        required: true
+      version:
+        description:
+          - The chart version wanted. For a repository or an C(oci://) reference helm is asked for this version;
+            a local chart is compared with the version in its C(Chart.yaml).
+        type: str
+      repo_url:
+        description: Chart repository URL (C(--repo)), so no C(helm repo add) state is needed.
+        type: str
+"""
+
+EXAMPLES = r"""
+- name: What the realm finds in the cluster
+  magasin.platform.realm_info:
+    namespaces: [magasin-operator, magasin-tenant, magasin-drill, magasin-superset]
+    charts:
+      - key: drill
+        chart: drill
+        version: 0.9.0
+        repo_url: https://unicef.github.io/magasin
+      - key: tenant
+        chart: /srv/charts/tenant-5.0.11.tgz
+        version: 5.0.11
+  register: __realm
+
+- name: Every chart version exists
+  ansible.builtin.assert:
+    that: __realm.charts | dict2items | rejectattr('value.found') | list | length == 0
+    fail_msg: "{{ __realm.charts | dict2items | rejectattr('value.found') | map(attribute='value.error') | join('; ') }}"
+"""
+
+RETURN = r"""
+cluster:
+  description:
+    - The Kubernetes server version; the nodes with their allocatable CPU (cores) and memory (bytes); sums over
+      the nodes that are ready and schedulable.
+  returned: always
+  type: dict
+  sample:
+    version: {major: 1, minor: 37, git_version: v1.37.2}
+    nodes: [{name: node-1, ready: true, schedulable: true, cpu: 8.0, memory: 34359738368, arch: amd64, os: linux}]
+    totals: {nodes: 1, cpu: 8.0, memory: 34359738368}
+storage_classes:
+  description: StorageClasses with their provisioner and whether each is the default.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: standard, default: true, provisioner: rancher.io/local-path}]
+default_storage_class:
+  description: Name of the default StorageClass, or V("") when there is none.
+  returned: always
+  type: str
+ingress_classes:
+  description: IngressClasses with their controller and whether each is the default.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: nginx, default: false, controller: k8s.io/ingress-nginx}]
+operator:
+  description:
+    - Name and namespace of the Helm release that owns the ClusterRole C(minio-operator-role), that is the MinIO
+      operator serving the cluster, whichever realm installed it; null when there is none (or it is not managed
+      by Helm, which is warned about).
+  returned: always
+  type: dict
+  sample: {name: operator, namespace: magasin-operator}
+tenants:
+  description:
+    - Every MinIO Tenant in the cluster with the layout of its pools (which MinIO cannot change afterwards).
+      Empty when the Tenant CRD is not installed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{namespace: magasin-tenant, name: magasin,
+            pools: [{servers: 1, volumesPerServer: 4, size: 10Gi, storageClassName: standard}]}]
+statefulsets:
+  description:
+    - The StatefulSets of O(namespaces), by C(namespace/name), with their volume claim templates (immutable once
+      the StatefulSet exists). C(class) is null when the template names no StorageClass.
+  returned: always
+  type: dict
+  sample: {magasin-superset/superset-postgresql: {claims: [{name: data, size: 8Gi, class: standard}]}}
+releases:
+  description:
+    - The Helm releases of O(namespaces), and the operator's release, by C(namespace/name), whatever their
+      status (pending and failed releases included).
+  returned: always
+  type: dict
+  sample: {magasin-drill/drill: {status: deployed, revision: 2, chart_name: drill, chart_version: 0.9.0,
+                                 app_version: 1.21.1, updated: "2026-11-26 12:17:45.593439127 +0000 UTC"}}
+charts:
+  description:
+    - For each entry of O(charts), by its key - whether that chart version exists where it is taken from, the
+      name and version helm found, and helm's error (or the version mismatch) when it was not found.
+  returned: always
+  type: dict
+  sample: {drill: {found: true, name: drill, version: 0.9.0, error: null},
+           tenant: {found: false, name: tenant, version: 5.0.11, error: "the chart found is tenant 5.0.11, not version 5.0.12"}}
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
+from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
+from ansible_collections.magasin.platform.plugins.module_utils._helm import (
+    HelmClient,
+    chart_lookup,
+    list_all_args,
+    parse_releases,
+    show_chart_args,
+)
+from ansible_collections.magasin.platform.plugins.module_utils._kubectl import (
+    CLASSES,
+    OPERATOR_ROLE,
+    TENANT_CRD,
+    KubectlClient,
+    helm_owner,
+    list_items,
+    parse_server_version,
+    parse_statefulset_claims,
+    parse_tenant,
+    summarize,
+)
+
+NODE_FIELDS = ("name", "ready", "schedulable", "cpu", "memory", "arch", "os")
+MAX_THREADS = 4
+
+
+def owner_args():
+    """The operator's ClusterRole and the Tenant CRD, in one get; either may be missing."""
+    return ["get", "clusterroles.rbac.authorization.k8s.io/%s" % OPERATOR_ROLE,
+            "customresourcedefinitions.apiextensions.k8s.io/%s" % TENANT_CRD,
+            "--ignore-not-found", "--output", "json"]
+
+
+def objects_args(with_statefulsets, with_tenants):
+    """Nodes, classes and (when asked) StatefulSets and Tenants: one get over all namespaces."""
+    kinds = CLASSES + (",statefulsets.apps" if with_statefulsets else "") + (",%s" % TENANT_CRD if with_tenants else "")
+    return ["get", kinds, "--all-namespaces", "--output", "json"]
+
+
+def parse_owners(items):
+    """(operator release or None, Tenant CRD exists, ClusterRole exists) from owner_args' output. Pure."""
+    operator, crd, role = None, False, False
+    for item in items:
+        if item.get("kind") == "ClusterRole":
+            role = True
+            operator = helm_owner(item)
+        elif item.get("kind") == "CustomResourceDefinition":
+            crd = True
+    return operator, crd, role
+
+
+def realm_facts(version, owners, objects, releases, namespaces):
+    """The module's result from parsed kubectl and helm output. Pure.
+
+    version: ``kubectl version -o json``; owners: the items of owner_args; objects: the items of objects_args;
+    releases: ``helm list -A -o json``; namespaces: the realm's namespaces.
+    """
+    operator = parse_owners(owners)[0]
+    summary = summarize(objects)
+    nodes = [dict((k, n["architecture"] if k == "arch" else n.get(k)) for k in NODE_FIELDS) for n in summary["nodes"]]
+    statefulsets, tenants = {}, []
+    wanted = set(namespaces)
+    for item in objects:
+        meta = item.get("metadata") or {}
+        if item.get("kind") == "StatefulSet" and meta.get("namespace") in wanted:
+            statefulsets["%s/%s" % (meta["namespace"], meta["name"])] = {"claims": parse_statefulset_claims(item)}
+        elif item.get("kind") == "Tenant":
+            tenants.append(parse_tenant(item))
+    operator_key = "%s/%s" % (operator["namespace"], operator["name"]) if operator else None
+    found = dict((key, release) for key, release in parse_releases(releases).items()
+                 if key.split("/", 1)[0] in wanted or key == operator_key)
+    return {
+        "cluster": {"version": parse_server_version(version), "nodes": nodes, "totals": summary["totals"]},
+        "storage_classes": [{"name": s["name"], "default": s["default"], "provisioner": s["provisioner"]}
+                            for s in summary["storage_classes"]],
+        "default_storage_class": summary["default_storage_class"] or "",
+        "ingress_classes": summary["ingress_classes"],
+        "operator": operator,
+        "tenants": tenants,
+        "statefulsets": statefulsets,
+        "releases": found,
+    }
+
+
+class RealmInfoManager:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        connection = Connection(module)
+        self.kubectl = KubectlClient(module, connection)
+        self.helm = HelmClient(module, connection)
+
+    def validate(self):
+        keys = [c["key"] for c in self.params["charts"]]
+        dupes = sorted(set(k for k in keys if keys.count(k) > 1))
+        if dupes:
+            self.module.fail_json(msg="charts: key %s listed more than once" % ", ".join(dupes))
+
+    def show_chart(self, spec):
+        rc, out, err = self.helm.run(show_chart_args(spec["chart"], spec.get("version"), spec.get("repo_url")),
+                                     check=False)
+        return chart_lookup(rc, out, self.helm.redact(err), spec.get("version"))
+
+    def run(self):
+        self.validate()
+        charts = self.params["charts"]
+        namespaces = self.params["namespaces"]
+        with ThreadPoolExecutor(max_workers=MAX_THREADS) as pool:
+            version = pool.submit(self.kubectl.run_json, ["version", "--output", "json"])
+            owners = pool.submit(self.kubectl.run_json, owner_args())
+            releases = pool.submit(self.helm.run_json, list_all_args(self.params["release_names"]))
+            lookups = [(spec["key"], pool.submit(self.show_chart, spec)) for spec in charts]
+            owner_items = list_items(owners.result())
+            has_crd, has_role = parse_owners(owner_items)[1:]
+            objects = list_items(self.kubectl.run_json(objects_args(bool(namespaces), has_crd)))
+            result = realm_facts(version.result(), owner_items, objects, releases.result() or [], namespaces)
+            result["charts"] = dict((key, future.result()) for key, future in lookups)
+        if has_role and result["operator"] is None:
+            self.module.warn("ClusterRole %s exists but no Helm release owns it (no meta.helm.sh annotations): a "
+                             "MinIO operator was installed without Helm. A Helm release of the operator would "
+                             "collide with it." % OPERATOR_ROLE)
+        result["changed"] = False
+        return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=connection_args(
+            namespaces=dict(type="list", elements="str", default=[]),
+            release_names=dict(type="list", elements="str"),
+            charts=dict(type="list", elements="dict", default=[], options=dict(
+                key=dict(type="str", required=True, no_log=False),
+                chart=dict(type="str", required=True),
+                version=dict(type="str"),
+                repo_url=dict(type="str"),
+            )),
+        ),
+        supports_check_mode=True,
+    )
+    manager = RealmInfoManager(module)
+    try:
+        module.exit_json(**manager.run())
+    except CliError as exc:
+        manager.kubectl.fail_from(exc)
+
+
+if __name__ == "__main__":
+    main()
