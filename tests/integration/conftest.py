@@ -8,6 +8,7 @@ cluster-down` stops it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -17,6 +18,15 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))
+
+from chart_repo import serving  # noqa: E402
+from realms import Cluster, Playbook, namespaces  # noqa: E402
+
+# The real magasin charts (index.yaml, SHA256SUMS, <chart>-<version>.tgz) beside the
+# checkout, standing in for https://unicef.github.io/magasin; MAGASIN_CHARTS_DIR
+# points elsewhere.
+CHARTS_DIR = Path(os.environ.get("MAGASIN_CHARTS_DIR") or REPO_ROOT.parent / "shared" / "charts" / "magasin")
 HARNESS = REPO_ROOT / "tests" / "cluster" / "harness.py"
 # `make setup` puts helm3, helm4 and kubectl there; MAGASIN_TOOLS_DIR points
 # elsewhere for a run outside make.
@@ -86,3 +96,64 @@ def helm_bin(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture(scope="session")
 def kubectl_bin() -> Path:
     return _tool("kubectl")
+
+
+@pytest.fixture(scope="session")
+def charts_dir() -> Path:
+    """The real magasin charts as a directory of archives (magasin_charts_dir), checked against SHA256SUMS."""
+    sums = CHARTS_DIR / "SHA256SUMS"
+    if not sums.is_file() or not (CHARTS_DIR / "index.yaml").is_file():
+        pytest.fail(f"{CHARTS_DIR} holds no chart repository (index.yaml, SHA256SUMS): the integration tests "
+                    "deploy the real magasin charts; set MAGASIN_CHARTS_DIR to a copy", pytrace=False)
+    for line in sums.read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        if hashlib.sha256((CHARTS_DIR / name.strip()).read_bytes()).hexdigest() != digest:
+            pytest.fail(f"{CHARTS_DIR / name.strip()} does not match SHA256SUMS", pytrace=False)
+    return CHARTS_DIR.resolve()
+
+
+@pytest.fixture(scope="session")
+def charts_repo(charts_dir: Path) -> Iterator[str]:
+    """The same charts served as a chart repository on 127.0.0.1 (its index.yaml has relative URLs)."""
+    with serving(charts_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def cluster(kubeconfig: Path, helm_bin: Path):
+    """helm (of the major under test) and kubectl on the test cluster (tests/support/realms.py)."""
+    return Cluster(kubeconfig, helm_bin)
+
+
+@pytest.fixture(scope="session")
+def site_dir(kubeconfig: Path, helm_bin: Path, charts_dir: Path):
+    """ansible-playbook -i inventories/local with the real charts as magasin_charts_dir."""
+    return Playbook(kubeconfig, helm_bin, {"magasin_charts_dir": str(charts_dir)})
+
+
+@pytest.fixture(scope="session")
+def site_repo(kubeconfig: Path, helm_bin: Path, charts_repo: str):
+    """ansible-playbook -i inventories/local with the real charts from the repository served on 127.0.0.1."""
+    return Playbook(kubeconfig, helm_bin, {"magasin_chart_repo": charts_repo, "magasin_charts_dir": ""})
+
+
+@pytest.fixture(scope="session")
+def site_default(kubeconfig: Path, helm_bin: Path, charts_dir: Path):
+    """ansible-playbook -i inventories/local with no chart source given: the inventory's own default
+    (../shared/charts/magasin beside the checkout, as after `make demo`)."""
+    return Playbook(kubeconfig, helm_bin, {})
+
+
+@pytest.fixture(scope="session")
+def default_realm(cluster, site_dir, site_default, site_repo) -> dict:
+    """The default realm `magasin`, deployed fresh from magasin_charts_dir, then converged again with the
+    inventory's default chart source and, verbosely, from the served repository; shared by the site and
+    check-mode tests. Pod containers never run (kwok): hook Jobs succeed and PVCs bind because the test
+    cluster makes them, not because any chart code ran."""
+    cluster.teardown("magasin")
+    ns = namespaces("magasin")
+    runs, secrets = [], []
+    for run in (lambda: site_dir("site.yml"), lambda: site_default("site.yml"), lambda: site_repo("site.yml", None, "-vvv")):
+        runs.append(run().ok())
+        secrets.append(cluster.secret_values("magasin"))
+    return {"realm": "magasin", "namespaces": ns, "runs": runs, "secrets": secrets}

@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
-"""Package the stand-in charts and serve them as a Helm chart repository.
+"""Serve a directory of chart archives (with its index.yaml) as a Helm chart repository.
 
-    serve.py package --out DIR [--charts-dir DIR] [--helm PATH]
-    serve.py serve --dir DIR --port N [--host 127.0.0.1]
+    chart_repo.py serve --dir DIR --port N [--host 127.0.0.1]
+    chart_repo.py package --out DIR --charts-dir DIR [--helm PATH]
 
-`package` runs `helm package` for every chart under --charts-dir (default:
-this file's directory) into DIR and writes DIR/index.yaml with
-`helm repo index`. `serve` serves DIR over HTTP on 127.0.0.1 until SIGINT or
-SIGTERM; its first line on stdout is the repository URL, so a caller that
-asked for port 0 learns the port the system chose.
+`serve` serves an existing chart repository directory -- such as
+../shared/charts/magasin, the real magasin charts -- over HTTP on 127.0.0.1 until
+SIGINT or SIGTERM; its first line on stdout is the repository URL, so a caller
+that asked for port 0 learns the port the system chose. `package` runs
+`helm package` for every chart under --charts-dir into DIR and writes
+DIR/index.yaml with `helm repo index` (for purpose-built test charts only).
 
-From Python (a pytest fixture, say) use `package()` and the `serving()`
-context manager instead: the server then runs in a thread of the caller and
-is gone when the block ends.
+From Python (a pytest fixture, say) use the `serving()` context manager: the
+server then runs in a thread of the caller and is gone when the block ends.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-CHARTS_DIR = Path(__file__).resolve().parent
-REPO_ROOT = CHARTS_DIR.parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
 
 
@@ -49,7 +48,7 @@ def find_helm(explicit: str | None = None) -> str:
     raise ChartRepoError("no helm binary found: pass --helm or set HELM")
 
 
-def chart_dirs(charts_dir: Path = CHARTS_DIR) -> list[Path]:
+def chart_dirs(charts_dir: Path) -> list[Path]:
     return sorted(p.parent for p in charts_dir.glob("*/Chart.yaml"))
 
 
@@ -62,7 +61,7 @@ def _run(argv: Sequence[str]) -> str:
     return proc.stdout
 
 
-def package(out: Path, charts_dir: Path = CHARTS_DIR, helm: str | None = None) -> list[Path]:
+def package(out: Path, charts_dir: Path, helm: str | None = None) -> list[Path]:
     """Package every chart into `out` and index it; returns the archives."""
     helm_bin = find_helm(helm)
     out = Path(out).resolve()
@@ -85,7 +84,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def _make_server(directory: Path, port: int, host: str) -> http.server.ThreadingHTTPServer:
     directory = Path(directory).resolve()
     if not (directory / "index.yaml").is_file():
-        raise ChartRepoError(f"{directory} has no index.yaml: run `package` first")
+        raise ChartRepoError(f"{directory} has no index.yaml: not a chart repository directory")
     handler = functools.partial(_QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
@@ -128,9 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_pkg = sub.add_parser("package", help="helm package every chart and write index.yaml")
     p_pkg.add_argument("--out", required=True, type=Path)
-    p_pkg.add_argument("--charts-dir", type=Path, default=CHARTS_DIR)
+    p_pkg.add_argument("--charts-dir", type=Path, required=True)
     p_pkg.add_argument("--helm", help="helm binary (default: $HELM, PATH, .venv)")
-    p_srv = sub.add_parser("serve", help="serve a packaged directory over HTTP")
+    p_srv = sub.add_parser("serve", help="serve a chart repository directory over HTTP")
     p_srv.add_argument("--dir", required=True, type=Path)
     p_srv.add_argument("--port", required=True, type=int, help="0 picks a free port")
     p_srv.add_argument("--host", default=LOOPBACK)
@@ -142,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             serve(args.dir, args.port, args.host)
     except (ChartRepoError, OSError) as exc:
-        print(f"serve.py: {exc}", file=sys.stderr)
+        print(f"chart_repo.py: {exc}", file=sys.stderr)
         return 1
     return 0
 
