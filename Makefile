@@ -81,21 +81,27 @@ cluster-status: ## what the local test cluster runs
 hosts-down: ## stop the Debian test hosts of the k3s tests, if any are left
 	$(PYTHON) tests/hosts/harness.py down
 
-demo: ## test cluster up, then site.yml with inventories/local (charts: MAGASIN_CHARTS_DIR, the magasin repo, or the stand-ins)
-	$(PYTHON) tests/cluster/harness.py up
+# Charts: MAGASIN_CHARTS_DIR; else the real magasin charts beside the checkout; else the public
+# repository when reachable; else stop. inventories/local resolves the same way, so a later plain
+# `ansible-playbook -i inventories/local site.yml` uses the same charts.
+SHARED_CHARTS := $(abspath $(CURDIR)/../shared/charts/magasin)
+PUBLIC_CHARTS := https://unicef.github.io/magasin
+
+demo: ## test cluster up, then site.yml with inventories/local (charts: MAGASIN_CHARTS_DIR, ../shared/charts/magasin, or the public repository)
 	@if [ -n "$${MAGASIN_CHARTS_DIR:-}" ]; then \
 	  echo "demo: charts from MAGASIN_CHARTS_DIR=$$MAGASIN_CHARTS_DIR"; \
-	  charts_dir="$$MAGASIN_CHARTS_DIR"; \
-	elif timeout 30 $(BIN)/helm4 show chart drill --repo https://unicef.github.io/magasin --version 0.9.0 >/dev/null 2>&1; then \
-	  echo "demo: charts from the magasin chart repository https://unicef.github.io/magasin"; \
-	  charts_dir=""; \
+	elif [ -f "$(SHARED_CHARTS)/index.yaml" ]; then \
+	  echo "demo: charts from $(SHARED_CHARTS) (the real magasin charts beside this checkout)"; \
+	elif timeout 30 $(BIN)/helm4 show chart drill --repo $(PUBLIC_CHARTS) --version 0.9.0 >/dev/null 2>&1; then \
+	  echo "demo: charts from the public magasin chart repository $(PUBLIC_CHARTS)"; \
 	else \
-	  charts_dir="$(CURDIR)/tests/output/demo-charts"; rm -rf "$$charts_dir"; \
-	  $(PYTHON) tests/charts/serve.py package --out "$$charts_dir" --helm $(BIN)/helm4 >/dev/null; \
-	  echo "demo: the magasin chart repository is not reachable: charts from the project's stand-ins (tests/charts), packaged into $$charts_dir"; \
-	fi; \
-	MAGASIN_CHARTS_DIR="$$charts_dir" $(BIN)/ansible-playbook -i inventories/local site.yml; \
-	echo "demo: the test cluster simulates its nodes with kwok: pods are scheduled and marked Ready, but no container runs."
+	  echo "demo: no charts: MAGASIN_CHARTS_DIR is not set, $(SHARED_CHARTS) does not exist, and $(PUBLIC_CHARTS) cannot be reached." >&2; \
+	  echo "demo: set MAGASIN_CHARTS_DIR to a directory of <chart>-<version>.tgz archives, or run online." >&2; \
+	  exit 1; \
+	fi
+	$(PYTHON) tests/cluster/harness.py up
+	$(BIN)/ansible-playbook -i inventories/local site.yml
+	@echo "demo: the test cluster simulates its nodes with kwok: pods are scheduled and marked Ready, but no container runs."
 
 clean: cluster-down ## remove the venv, built tarballs and test output
 	rm -rf $(VENV) tests/output magasin-platform-*.tar.gz
