@@ -1,5 +1,6 @@
 """Validators of every inventory input (module_utils/_validate.py): a good and a bad value per variable."""
 
+import json
 import os
 
 import pytest
@@ -408,7 +409,6 @@ def test_kubeconfig_good():
     assert v.validate_kubeconfig("magasin_kubeconfig", "/k", None, KUBECONFIG) == []
     assert v.validate_kubeconfig("magasin_kubeconfig", "/k", "other", KUBECONFIG) == []
     as_json = yaml.safe_load(KUBECONFIG)
-    import json
     assert v.validate_kubeconfig("magasin_kubeconfig", "/k", "test", json.dumps(as_json)) == []
 
 
@@ -444,7 +444,7 @@ def test_kubeconfig_bad(context, text, variable, fragment):
 def test_warnings(globals_, fragments):
     found = v.warnings(globals_)
     assert len(found) == len(fragments), found
-    for text, fragment in zip(found, fragments):
+    for text, fragment in zip(found, fragments, strict=True):
         assert fragment in text
 
 
