@@ -16,6 +16,9 @@ description:
   - A missing key is generated with Python's C(secrets) module, with the length and alphabet given for it.
   - A key that exists is never changed, unless it is listed in O(rotate) or a value is supplied for it.
   - A value supplied in O(keys) (from a vault or an AWX credential) wins and is stored.
+  - A missing key can be adopted from another, existing Secret instead (O(adopt)), so a credential that an earlier
+    installation kept elsewhere (a database password its volume was initialised with) is carried over, never
+    generated anew.
   - Returns the Secret's data, base64-encoded as in the Secret itself, for the calling role to pass on. Call it
     with C(no_log=true) on the task, because its result holds the credentials.
 author:
@@ -26,8 +29,12 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the Secret, generates nothing and writes nothing; RV(created) and RV(rotated) say what would be
-      generated. The returned data then holds only what already exists or was supplied.
+    details:
+      - Reads the Secrets and writes nothing; RV(created), RV(rotated) and RV(adopted) say what would be
+        generated or carried over.
+      - RV(data) holds every key, as a real run would return it, so later tasks of a check run can use it; for the
+        keys in RV(created) and RV(rotated) these are freshly generated would-be values that are not stored (a
+        real run generates others).
   diff_mode:
     support: full
     details: Names the keys that would be added or changed; never shows a value.
@@ -80,6 +87,31 @@ options:
     description: Labels of the Secret.
     type: dict
     default: {}
+  adopt:
+    description:
+      - Keys to take over from other Secrets when this Secret does not hold them yet, instead of generating them.
+      - The value is taken when the source Secret exists and holds O(adopt[].secret_key); otherwise (no such Secret,
+        or no such key in it) the key is generated as usual. Once stored here, the key is kept like any other.
+      - A value supplied in O(keys) and a key listed in O(rotate) win over adoption.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      key:
+        description: The key of this Secret (one of O(keys)).
+        type: str
+        required: true
+      secret:
+        description: Name of the existing Secret to take the value from.
+        type: str
+        required: true
+      secret_key:
+        description: Key in that Secret.
+        type: str
+        required: true
+      namespace:
+        description: Namespace of that Secret; by default O(namespace).
+        type: str
 """
 
 EXAMPLES = r"""
@@ -98,6 +130,18 @@ EXAMPLES = r"""
   no_log: true
   register: __minio_credentials
 
+- name: Superset's database password, carried over from the release that created it
+  magasin.platform.credentials:
+    name: magasin-superset
+    namespace: magasin-superset
+    keys:
+      - name: postgres-password
+    adopt:
+      - key: postgres-password
+        secret: superset-postgresql
+        secret_key: postgres-password
+  no_log: true
+
 - name: Use one of them
   ansible.builtin.set_fact:
     __minio_root_password: "{{ __minio_credentials.data.password | b64decode }}"
@@ -106,7 +150,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 data:
-  description: The Secret's data after the task, base64-encoded. Register it under C(no_log).
+  description:
+    - The Secret's data after the task, base64-encoded. Register it under C(no_log).
+    - In check mode, the keys that would be generated hold would-be values that are not stored.
   returned: success
   type: dict
 created:
@@ -116,6 +162,11 @@ created:
   elements: str
 rotated:
   description: Keys that were (or would be) generated anew because they were in O(rotate).
+  returned: always
+  type: list
+  elements: str
+adopted:
+  description: Keys that were (or would be) taken over from another Secret (O(adopt)); names only.
   returned: always
   type: list
   elements: str
@@ -137,7 +188,7 @@ import string
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
-from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient
+from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient, list_items
 
 ALPHABETS = {
     "alnum": string.ascii_letters + string.digits,
@@ -152,14 +203,16 @@ def generate(length, alphabet):
     return "".join(secrets.choice(chars) for dummy in range(length))
 
 
-def plan_credentials(existing, keys, rotate, generator=generate):
+def plan_credentials(existing, keys, rotate, generator=generate, adoptable=None):
     """Decide the Secret's data. Pure but for ``generator``.
 
-    existing: decoded current data (dict); keys: the ``keys`` option; rotate: key names.
-    Returns (data, created, rotated, supplied); data holds every key, decoded.
+    existing: decoded current data (dict); keys: the ``keys`` option; rotate: key names; adoptable: {key: value}
+    found in the Secrets named by ``adopt`` (decoded).
+    Returns (data, created, rotated, supplied, adopted); data holds every key, decoded.
     """
+    adoptable = adoptable or {}
     data = dict(existing)
-    created, rotated, supplied = [], [], []
+    created, rotated, supplied, adopted = [], [], [], []
     for spec in keys:
         name = spec["name"]
         if spec.get("value") is not None:
@@ -169,17 +222,56 @@ def plan_credentials(existing, keys, rotate, generator=generate):
         elif name in rotate:
             rotated.append(name)
             data[name] = generator(spec.get("length") or 32, spec.get("alphabet") or "alnum")
-        elif name not in existing:
+        elif name in existing:
+            continue
+        elif name in adoptable:
+            adopted.append(name)
+            data[name] = adoptable[name]
+        else:
             created.append(name)
             data[name] = generator(spec.get("length") or 32, spec.get("alphabet") or "alnum")
-    return data, created, rotated, supplied
+    return data, created, rotated, supplied, adopted
+
+
+def adoption_sources(adopt, existing, default_namespace):
+    """The Secrets to read for ``adopt``: {namespace: [secret names]}, only for keys not stored yet. Pure."""
+    sources = {}
+    for spec in adopt:
+        if spec["key"] in existing:
+            continue
+        namespace = spec.get("namespace") or default_namespace
+        names = sources.setdefault(namespace, [])
+        if spec["secret"] not in names:
+            names.append(spec["secret"])
+    return sources
+
+
+def adoptable_values(adopt, found, default_namespace):
+    """{key: decoded value} for each ``adopt`` entry whose source Secret (in ``found``, by (namespace, name))
+    holds its key. Pure."""
+    out = {}
+    for spec in adopt:
+        source = found.get((spec.get("namespace") or default_namespace, spec["secret"]))
+        if source is None or spec["key"] in out:
+            continue
+        encoded = (source.get("data") or {}).get(spec["secret_key"])
+        if encoded is not None:
+            out[spec["key"]] = decode_value(encoded, "%s/%s" % (source["metadata"].get("namespace"),
+                                                                source["metadata"].get("name")), spec["secret_key"])
+    return out
+
+
+def decode_value(value, ref, key):
+    try:
+        return base64.b64decode(value).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("Secret %s: key %s does not hold UTF-8 text; a credential must be text" % (ref, key)) from None
 
 
 def decode_data(secret):
-    out = {}
-    for key, value in ((secret or {}).get("data") or {}).items():
-        out[key] = base64.b64decode(value).decode("utf-8")
-    return out
+    meta = (secret or {}).get("metadata") or {}
+    ref = "%s/%s" % (meta.get("namespace"), meta.get("name"))
+    return dict((key, decode_value(value, ref, key)) for key, value in ((secret or {}).get("data") or {}).items())
 
 
 def encode_data(data):
@@ -201,6 +293,9 @@ class CredentialsManager:
         unknown = sorted(set(self.params["rotate"]) - set(names))
         if unknown:
             self.module.fail_json(msg="rotate: %s not among keys (%s)" % (", ".join(unknown), ", ".join(names)))
+        unknown = sorted(set(a["key"] for a in self.params["adopt"]) - set(names))
+        if unknown:
+            self.module.fail_json(msg="adopt: %s not among keys (%s)" % (", ".join(unknown), ", ".join(names)))
         for spec in self.params["keys"]:
             if spec.get("length") is not None and spec["length"] < 8 and spec.get("value") is None:
                 self.module.fail_json(msg="keys: %s has length %s; generated credentials need at least 8"
@@ -212,28 +307,51 @@ class CredentialsManager:
         rc, out, err = self.kubectl.run(["get", "secret", name, "--namespace", namespace, "--output", "json",
                                          "--ignore-not-found"])
         current = self.kubectl.parse_json(out, ["get"])
-        existing = decode_data(current)
+        existing = self.decode(decode_data, current)
         self.kubectl.add_secrets(existing.values())
         self.kubectl.add_secrets(k.get("value") for k in self.params["keys"])
-        data, created, rotated, supplied = plan_credentials(existing, self.params["keys"], self.params["rotate"])
+        adoptable = self.adoptable(existing)
+        data, created, rotated, supplied, adopted = plan_credentials(
+            existing, self.params["keys"], self.params["rotate"], adoptable=adoptable)
         labels = dict((k, str(v)) for k, v in self.params["labels"].items())
         current_labels = ((current or {}).get("metadata") or {}).get("labels") or {}
         labels_changed = any(current_labels.get(k) != v for k, v in labels.items())
-        changed = bool(created or rotated or supplied or labels_changed or current is None)
+        changed = bool(created or rotated or supplied or adopted or labels_changed or current is None)
         result = {"changed": changed, "created": created, "rotated": rotated, "supplied": supplied,
-                  "secret": self.ref}
+                  "adopted": adopted, "secret": self.ref}
         if self.module._diff:
             result["diff"] = {"before": "".join("%s: <kept>\n" % k for k in sorted(existing)),
                               "after": "".join("%s: %s\n" % (k, "<generated>" if k in created + rotated else
-                                                             "<supplied>" if k in supplied else "<kept>")
+                                                             "<supplied>" if k in supplied else
+                                                             "<adopted>" if k in adopted else "<kept>")
                                                for k in sorted(data))}
         if self.module.check_mode:
-            result["data"] = encode_data(dict((k, v) for k, v in data.items() if k not in created + rotated))
+            # Would-be values for generated keys, so that later tasks of the check run have data to work with.
+            result["data"] = encode_data(data)
             return result
         if changed:
             self.write(data, labels, current is None)
         result["data"] = encode_data(data)
         return result
+
+    def decode(self, function, *args):
+        try:
+            return function(*args)
+        except ValueError as exc:
+            self.module.fail_json(msg=str(exc))
+
+    def adoptable(self, existing):
+        """Read the Secrets named by ``adopt`` for keys not stored yet: one kubectl process per namespace."""
+        adopt = self.params["adopt"]
+        found = {}
+        for namespace, names in adoption_sources(adopt, existing, self.params["namespace"]).items():
+            items = self.kubectl.run_json(["get"] + ["secret/%s" % n for n in names] +
+                                          ["--namespace", namespace, "--ignore-not-found", "--output", "json"])
+            for item in list_items(items):
+                found[(namespace, item["metadata"]["name"])] = item
+        values = self.decode(adoptable_values, adopt, found, self.params["namespace"])
+        self.kubectl.add_secrets(values.values())
+        return values
 
     def write(self, data, labels, new):
         secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
@@ -261,6 +379,12 @@ def main():
             )),
             rotate=dict(type="list", elements="str", default=[], no_log=False),
             labels=dict(type="dict", default={}),
+            adopt=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
+                key=dict(type="str", required=True, no_log=False),
+                secret=dict(type="str", required=True, no_log=False),
+                secret_key=dict(type="str", required=True, no_log=False),
+                namespace=dict(type="str"),
+            )),
         ),
         supports_check_mode=True,
     )

@@ -218,6 +218,34 @@ def test_credentials_are_stable_and_never_shown(kubeconfig, kubectl_bin, namespa
             assert value not in text
 
 
+def test_credentials_adopt_an_earlier_installations_passwords(kubeconfig, kubectl_bin, namespace, tmp_path):
+    source_ns = namespace + "-src"
+    kubectl = [str(kubectl_bin), "--kubeconfig", str(kubeconfig)]
+    db, pg = secret("db"), secret("pg")
+    try:
+        subprocess.run([*kubectl, "create", "namespace", source_ns], check=True, capture_output=True)
+        subprocess.run([*kubectl, "create", "secret", "generic", "superset-postgresql", "-n", source_ns,
+                        "--from-file=password=/dev/stdin"], input=db, text=True, check=True, capture_output=True)
+        subprocess.run([*kubectl, "patch", "secret", "superset-postgresql", "-n", source_ns, "--type=merge",
+                        "--patch-file=/dev/stdin"], text=True, check=True, capture_output=True,
+                       input=json.dumps({"data": {"postgres-password": base64.b64encode(pg.encode()).decode()}}))
+        stored = tmp_path / "stored.json"
+        run = run_playbook(PLAYBOOKS / "credentials_adopt.yml",
+                           {"kubeconfig": str(kubeconfig), "kubectl_binary": str(kubectl_bin),
+                            "test_namespace": namespace, "source_namespace": source_ns, "digest_file": str(stored)},
+                           "-vvv", "--diff", tree_dir=tmp_path / "tree")
+        assert run.rc == 0, run.output[-4000:]
+        data = {k: base64.b64decode(v).decode() for k, v in json.loads(stored.read_text()).items()}
+        assert data["superset-db"] == db and data["superset-postgres"] == pg
+        assert len(data["dagster-db"]) == 32 and len(data["fresh"]) == 24
+        text = run.output + run.json_results()
+        for value in data.values():
+            assert value not in text and base64.b64encode(value.encode()).decode() not in text
+    finally:
+        subprocess.run([*kubectl, "delete", "namespace", source_ns, "--ignore-not-found", "--wait=false"],
+                       capture_output=True, check=False)
+
+
 def test_kubectl_apply_four_steps(kubeconfig, kubectl_bin, namespace):
     value = secret("cm")
     run = run_playbook(PLAYBOOKS / "kubectl_apply.yml",

@@ -1,5 +1,7 @@
 """kubectl parsers, credentials decisions and cluster_info summaries (pure code)."""
 
+import base64
+
 import pytest
 from ansible_collections.magasin.platform.plugins.module_utils import _kubectl as k
 from ansible_collections.magasin.platform.plugins.modules import (
@@ -58,22 +60,72 @@ def seq(values):
 
 def test_credentials_generate_only_missing_keys():
     keys = [{"name": "user", "length": 20, "alphabet": "lower"}, {"name": "password", "length": 40}]
-    data, created, rotated, supplied = credentials.plan_credentials({"user": "kept"}, keys, [], seq(["new-pass"]))
+    data, created, rotated, supplied, adopted = credentials.plan_credentials({"user": "kept"}, keys, [],
+                                                                             seq(["new-pass"]))
     assert data == {"user": "kept", "password": "new-pass"}
-    assert (created, rotated, supplied) == (["password"], [], [])
+    assert (created, rotated, supplied, adopted) == (["password"], [], [], [])
 
 
 def test_credentials_rotate_and_supplied_values():
     keys = [{"name": "a"}, {"name": "b", "value": "from-vault"}, {"name": "c", "value": "same"}]
-    data, created, rotated, supplied = credentials.plan_credentials(
+    data, created, rotated, supplied, adopted = credentials.plan_credentials(
         {"a": "old", "b": "old", "c": "same", "other": "left"}, keys, ["a"], seq(["rotated"]))
     assert data == {"a": "rotated", "b": "from-vault", "c": "same", "other": "left"}
-    assert (created, rotated, supplied) == ([], ["a"], ["b"])
+    assert (created, rotated, supplied, adopted) == ([], ["a"], ["b"], [])
 
 
 def test_credentials_nothing_to_do():
     keys = [{"name": "a"}]
-    assert credentials.plan_credentials({"a": "x"}, keys, [], seq([])) == ({"a": "x"}, [], [], [])
+    assert credentials.plan_credentials({"a": "x"}, keys, [], seq([])) == ({"a": "x"}, [], [], [], [])
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+ADOPT = [{"key": "password", "secret": "superset-postgresql", "secret_key": "password", "namespace": None},
+         {"key": "postgres-password", "secret": "superset-postgresql", "secret_key": "postgres-password",
+          "namespace": None},
+         {"key": "dagster", "secret": "dagster-postgresql-secret", "secret_key": "postgresql-password",
+          "namespace": "dg"}]
+
+
+def test_adoption_reads_only_secrets_of_keys_not_stored_yet():
+    assert credentials.adoption_sources(ADOPT, {}, "ss") == {"ss": ["superset-postgresql"],
+                                                             "dg": ["dagster-postgresql-secret"]}
+    assert credentials.adoption_sources(ADOPT, {"password": "x", "postgres-password": "y"}, "ss") == {
+        "dg": ["dagster-postgresql-secret"]}
+    assert credentials.adoption_sources(ADOPT, {"password": "x", "postgres-password": "y", "dagster": "z"},
+                                        "ss") == {}
+
+
+def test_adoptable_values_and_plan():
+    found = {("ss", "superset-postgresql"): {"metadata": {"name": "superset-postgresql", "namespace": "ss"},
+                                             "data": {"password": b64("db-pass")}}}
+    # postgres-password is not in the source Secret, dagster's Secret does not exist: both generated
+    adoptable = credentials.adoptable_values(ADOPT, found, "ss")
+    assert adoptable == {"password": "db-pass"}
+    keys = [{"name": "password"}, {"name": "postgres-password"}, {"name": "dagster"}]
+    data, created, rotated, supplied, adopted = credentials.plan_credentials({}, keys, [], seq(["g1", "g2"]),
+                                                                             adoptable)
+    assert data == {"password": "db-pass", "postgres-password": "g1", "dagster": "g2"}
+    assert (created, adopted) == (["postgres-password", "dagster"], ["password"])
+
+
+def test_stored_supplied_and_rotated_keys_win_over_adoption():
+    keys = [{"name": "a"}, {"name": "b", "value": "vault"}, {"name": "c"}]
+    adoptable = {"a": "adopt-a", "b": "adopt-b", "c": "adopt-c"}
+    data, created, rotated, supplied, adopted = credentials.plan_credentials({"a": "kept"}, keys, ["c"],
+                                                                             seq(["new-c"]), adoptable)
+    assert data == {"a": "kept", "b": "vault", "c": "new-c"}
+    assert (created, rotated, supplied, adopted) == ([], ["c"], ["b"], [])
+
+
+def test_binary_secret_data_is_named_not_shown():
+    found = {("ss", "s"): {"metadata": {"name": "s", "namespace": "ss"},
+                           "data": {"k": base64.b64encode(b"\xff\xfe").decode()}}}
+    with pytest.raises(ValueError, match="Secret ss/s: key k does not hold UTF-8 text"):
+        credentials.adoptable_values([{"key": "a", "secret": "s", "secret_key": "k"}], found, "ss")
 
 
 @pytest.mark.parametrize("alphabet", ["alnum", "hex", "lower", "urlsafe", "xyz"])
