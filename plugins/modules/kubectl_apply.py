@@ -20,6 +20,9 @@ description:
     in a namespace that does not exist yet. In check mode, objects in a namespace that would be created are
     reported as new.
   - Objects reach kubectl on standard input, never on the command line.
+  - With O(prune), objects of the given kinds that carry the given labels in the definitions' namespaces but are not
+    among the definitions are deleted, in one more kubectl process per namespace (C(kubectl delete) with a label
+    selector and a field selector that excludes the definitions' names).
   - O(definitions) is not a C(no_log) option; set C(no_log) on a task that applies a Secret. Its diff masks Secret
     data either way.
 author:
@@ -30,10 +33,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: The server-side dry run decides; nothing is written.
+    details: The server-side dry run decides (for O(prune), C(kubectl delete --dry-run=server)); nothing is written.
   diff_mode:
     support: full
-    details: The output of C(kubectl diff), with Secret data masked and every secret-looking value masked.
+    details: The output of C(kubectl diff), with Secret data masked and every secret-looking value masked; objects
+      that O(prune) removes are listed.
   idempotent:
     support: full
     details: Applying the same objects again changes nothing and reports no change.
@@ -75,9 +79,33 @@ options:
     type: str
     default: condition=Ready
   wait_timeout:
-    description: Seconds to wait for O(wait_condition), or for deletion with O(state=absent).
+    description: Seconds to wait for O(wait_condition), or for deletion with O(state=absent) or O(prune).
     type: int
     default: 120
+  prune:
+    description:
+      - With O(state=present), delete the objects of O(prune.kinds) that match O(prune.selector) in the namespaces
+        of the definitions (or O(prune.namespaces)) and are not among the definitions; for example the Jobs of
+        earlier runs, whose names change with their content.
+      - An object is kept when a definition in its namespace has its name, whatever the definition's kind (so a
+        kind written as a short name, V(cm), never removes what was just applied).
+    type: dict
+    suboptions:
+      selector:
+        description: Label selector, in C(kubectl --selector) syntax; required, so that pruning never removes
+          objects of others.
+        type: str
+        required: true
+      kinds:
+        description:
+          - Kinds to prune, as kubectl names them (V(Job), V(jobs.batch), V(ConfigMap)).
+        type: list
+        elements: str
+        required: true
+      namespaces:
+        description: Namespaces to prune in; by default those of the definitions (and O(namespace)).
+        type: list
+        elements: str
 """
 
 EXAMPLES = r"""
@@ -107,6 +135,15 @@ EXAMPLES = r"""
   magasin.platform.kubectl_apply:
     src: files/crd.yaml
     state: absent
+
+- name: This run's setup Job; those of earlier runs are removed
+  magasin.platform.kubectl_apply:
+    namespace: magasin-tenant
+    definitions:
+      - "{{ lookup('template', 'setup-job.yml.j2') | from_yaml }}"
+    prune:
+      selector: app.kubernetes.io/component=minio-setup
+      kinds: [Job]
 """
 
 RETURN = r"""
@@ -120,6 +157,12 @@ changed_objects:
   returned: always
   type: list
   elements: str
+pruned:
+  description: The objects that O(prune) deleted (or would delete), as C(namespace/kind.group/name).
+  returned: always
+  type: list
+  elements: str
+  sample: [magasin-tenant/job.batch/minio-setup-3f2a]
 """
 
 import json
@@ -142,7 +185,7 @@ class KubectlApplyManager:
         self.module = module
         self.params = module.params
         self.kubectl = KubectlClient(module, Connection(module))
-        self.result = {"changed": False, "objects": [], "changed_objects": []}
+        self.result = {"changed": False, "objects": [], "changed_objects": [], "pruned": []}
         self.diffs = []
 
     def load(self):
@@ -166,10 +209,10 @@ class KubectlApplyManager:
     def run(self):
         objects = self.load()
         self.result["objects"] = [object_ref(o) for o in objects]
-        if not objects:
-            return self.result
         if self.params["state"] == "absent":
-            return self.delete(objects)
+            return self.delete(objects) if objects else self.result
+        if not objects and not self.params["prune"]:
+            return self.result
         # Namespaces go first: the server cannot dry-run objects in a namespace that does not exist yet.
         namespaces = [o for o in objects if o["kind"] == "Namespace"]
         others = [o for o in objects if o["kind"] != "Namespace"]
@@ -186,9 +229,11 @@ class KubectlApplyManager:
         rest = [o for o in others if o not in in_missing]
         if rest:
             self.converge(rest)
+        if self.params["prune"]:
+            self.prune(objects, missing)
         if self.module._diff and self.diffs:
             self.result["diff"] = {"prepared": self.kubectl.redact("".join(self.diffs))}
-        if self.params["wait"] and not self.module.check_mode:
+        if self.params["wait"] and objects and not self.module.check_mode:
             self.kubectl.wait(objects, self.params["wait_condition"], self.params["wait_timeout"],
                               self.params["namespace"])
         return self.result
@@ -205,6 +250,30 @@ class KubectlApplyManager:
                 self.kubectl.apply(objects, self.params["namespace"], self.params["field_manager"],
                                    self.params["force_conflicts"])
         return changed
+
+    def prune(self, objects, new_namespaces):
+        """Delete what the selector finds but the definitions do not name: one kubectl delete per namespace. In
+        check mode the server dry-runs the same delete."""
+        prune = self.params["prune"]
+        if not (prune.get("selector") or "").strip():
+            self.module.fail_json(msg="prune.selector must be a label selector, e.g. app.kubernetes.io/component=setup")
+        namespaces = (prune.get("namespaces") or definition_namespaces(objects, self.params["namespace"])
+                      or [n for n in [self.params["namespace"]] if n])
+        if not namespaces:
+            self.module.fail_json(msg="prune: the definitions name no namespace; set namespace or prune.namespaces")
+        pruned = []
+        for namespace in namespaces:
+            if namespace in new_namespaces:
+                continue  # check mode: a namespace that would be created holds nothing to prune
+            keep = kept_names(objects, namespace, self.params["namespace"])
+            rc, out, err = self.kubectl.run(prune_args(prune["kinds"], prune["selector"], keep, namespace,
+                                                       self.module.check_mode, self.params["wait_timeout"]))
+            pruned += ["%s/%s" % (namespace, name) for name in deleted_names(out)]
+        self.result["pruned"] = pruned
+        if pruned:
+            self.result["changed"] = True
+            self.result["changed_objects"] += pruned
+            self.diffs.append("".join("- %s (pruned)\n" % ref for ref in pruned))
 
     def delete(self, objects):
         if self.module.check_mode:
@@ -232,6 +301,42 @@ def changed_refs(diff_text):
     return refs
 
 
+def definition_namespaces(objects, default_namespace):
+    """The namespaces the definitions live in, in order of appearance."""
+    out = []
+    for obj in objects:
+        if obj.get("kind") == "Namespace":
+            continue
+        namespace = (obj.get("metadata") or {}).get("namespace") or default_namespace
+        if namespace and namespace not in out:
+            out.append(namespace)
+    return out
+
+
+def kept_names(objects, namespace, default_namespace):
+    """Names of the definitions in ``namespace``, whatever their kind. Pure."""
+    return sorted(set(o["metadata"]["name"] for o in objects if o.get("kind") != "Namespace"
+                      and ((o.get("metadata") or {}).get("namespace") or default_namespace) == namespace))
+
+
+def prune_args(kinds, selector, keep, namespace, dry_run, timeout):
+    """argv (after kubectl) deleting the selected objects of ``kinds`` in ``namespace`` except ``keep``."""
+    args = ["delete", ",".join(kinds), "--namespace", namespace, "--selector", selector, "--ignore-not-found",
+            "--output", "name"]
+    if keep:
+        args += ["--field-selector", ",".join("metadata.name!=%s" % name for name in keep)]
+    if dry_run:
+        args.append("--dry-run=server")
+    else:
+        args += ["--wait=true", "--timeout=%ss" % int(timeout)]
+    return args
+
+
+def deleted_names(out):
+    """``kubectl delete -o name`` lines (kind.group/name); 'No resources found' goes elsewhere."""
+    return [line.strip() for line in (out or "").splitlines() if "/" in line and " " not in line.strip()]
+
+
 def main():
     module = AnsibleModule(
         argument_spec=connection_args(
@@ -244,6 +349,11 @@ def main():
             wait=dict(type="bool", default=False),
             wait_condition=dict(type="str", default="condition=Ready"),
             wait_timeout=dict(type="int", default=120),
+            prune=dict(type="dict", options=dict(
+                selector=dict(type="str", required=True),
+                kinds=dict(type="list", elements="str", required=True),
+                namespaces=dict(type="list", elements="str"),
+            )),
         ),
         mutually_exclusive=[("definitions", "src")],
         required_one_of=[("definitions", "src")],

@@ -256,6 +256,32 @@ def test_kubectl_apply_four_steps(kubeconfig, kubectl_bin, namespace):
     assert "mode: production" in run.output  # the diff of the changed ConfigMap
 
 
+def test_kubectl_apply_prunes_earlier_runs_jobs(kubeconfig, kubectl_bin, namespace):
+    kubectl = [str(kubectl_bin), "--kubeconfig", str(kubeconfig)]
+    subprocess.run([*kubectl, "create", "namespace", namespace], check=True, capture_output=True)
+
+    def job(name, labels):
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": namespace,
+                                                                       "labels": labels},
+                "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                               "containers": [{"name": "c", "image": "busybox"}]}}}}
+    setup = {"app.kubernetes.io/component": "setup"}
+    objects = [job("setup-old-1", setup), job("setup-old-2", setup), job("unlabelled", {}),
+               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "setup-cm", "namespace": namespace,
+                                                                      "labels": setup}}]
+    subprocess.run([*kubectl, "apply", "-f", "-"], input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                                      "items": objects}),
+                   text=True, check=True, capture_output=True)
+    run = run_playbook(PLAYBOOKS / "kubectl_apply_prune.yml",
+                       {"kubeconfig": str(kubeconfig), "kubectl_binary": str(kubectl_bin), "test_namespace": namespace},
+                       "--diff")
+    assert run.rc == 0, run.output[-6000:]
+    assert f"- {namespace}/job.batch/setup-old-1 (pruned)" in run.output
+    jobs = kubectl_json(kubectl_bin, kubeconfig, "get", "jobs", "-n", namespace)["items"]
+    assert sorted(j["metadata"]["name"] for j in jobs) == ["setup-new", "unlabelled"]
+    assert kubectl_json(kubectl_bin, kubeconfig, "get", "configmap", "setup-cm", "-n", namespace)
+
+
 def test_cluster_info(kubeconfig, kubectl_bin):
     run = run_playbook(PLAYBOOKS / "cluster_info.yml", {"kubeconfig": str(kubeconfig),
                                                         "kubectl_binary": str(kubectl_bin)})
