@@ -15,7 +15,9 @@ Decisions:
   Code that reads these variables in Python must go through ``as_bool``.
 - Strings: a number where a string belongs is refused (``drill_chart_version: 0.10`` is the
   float 0.1 by the time it is read), with the quoted form as the fix.
-- Secrets are never echoed: messages about a password say what is wrong with it, not what it is.
+- Secrets are never echoed: messages about a password say what is wrong with it, not what it is;
+  their examples are placeholders in angle brackets. No example holds a Jinja expression, which
+  ansible-core before 2.19 would template again inside the fail message.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -778,8 +780,8 @@ GLOBAL_RULES = (
     ("magasin_kubectl_binary", check_binary, "/usr/local/bin/kubectl"),
     ("magasin_bucket", check_bucket, "magasin"),
     ("magasin_s3_endpoint", lambda v: None if v == "" else check_url(v, path=False), "https://s3.example.org"),
-    ("magasin_s3_access_key", check_secret, "\"{{ vault_s3_access_key }}\""),
-    ("magasin_s3_secret_key", check_secret, "\"{{ vault_s3_secret_key }}\""),
+    ("magasin_s3_access_key", check_secret, "<from a vault>"),
+    ("magasin_s3_secret_key", check_secret, "<from a vault>"),
     ("magasin_timeout", check_duration, "10m"),
     ("magasin_check_cluster_fit", check_bool, "true"),
     ("magasin_sizing", check_sizing, "{drill: {drillbit: {replicas: 2, requests: {cpu: '1', memory: 4Gi}}}}"),
@@ -808,12 +810,19 @@ def validate_globals(inputs):
         for key in ("magasin_s3_access_key", "magasin_s3_secret_key"):
             if key not in failed and not inputs.get(key):
                 problems.append(problem(key, "is empty, but magasin_s3_endpoint %s needs it (from a vault)" % endpoint,
-                                        "\"{{ vault_%s }}\"" % key[len("magasin_"):]))
+                                        "<from a vault>"))
     if not inputs.get("magasin_chart_repo") and not inputs.get("magasin_charts_dir") and "magasin_chart_repo" in inputs:
         problems.append(problem("magasin_chart_repo", "is empty and so is magasin_charts_dir: the charts come from nowhere",
                                 "https://unicef.github.io/magasin"))
     # The charts' sources, which the preflight resolves for every selected component at once.
     problems.extend(_all_chart_problems(KNOWN_COMPONENTS, inputs))
+    # The ingress hosts, which the cluster check reads before the component roles check them.
+    examples = dict((variable, example) for rules in COMPONENT_RULES.values() for variable, check, example in rules
+                    if check is check_host)
+    for variable, host in _hosts(inputs):
+        message = check_host(host) if variable in examples else None
+        if message:
+            problems.append(problem(variable, message, examples[variable](host)))
     return problems
 
 
@@ -835,8 +844,8 @@ COMPONENT_RULES = {
         ("minio_console_enabled", check_bool, "true"),
         ("minio_api_host", check_host, _host_example("s3.example.org")),
         ("minio_console_host", check_host, _host_example("minio-console.example.org")),
-        ("minio_root_user", check_minio_root_user, "\"{{ vault_minio_root_user }}\""),
-        ("minio_root_password", check_minio_root_password, "\"{{ vault_minio_root_password }}\""),
+        ("minio_root_user", check_minio_root_user, "<3 characters or more, from a vault>"),
+        ("minio_root_password", check_minio_root_password, "<8 characters or more, from a vault>"),
         ("minio_mc_image", check_image, "quay.io/minio/mc:RELEASE.2023-11-20T16-30-59Z"),
         ("minio_operator_sizing", check_operator_sizing, "{operator: {replicas: 1, requests: {cpu: 100m, memory: 128Mi}}}"),
     ),
@@ -849,15 +858,15 @@ COMPONENT_RULES = {
         ("dagster_user_deployments", check_user_deployments,
          "[{name: etl, image: {repository: registry.example.org/etl, tag: '1.0'}, "
          "dagsterApiGrpcArgs: [--module-name, etl], port: 3030}]"),
-        ("dagster_postgresql_password", check_secret, "\"{{ vault_dagster_postgresql_password }}\""),
+        ("dagster_postgresql_password", check_secret, "<from a vault>"),
         ("dagster_webserver_host", check_host, _host_example("dagster.example.org")),
         _values_rule("dagster_values"),
     ),
     "daskhub": (
         ("daskhub_release", lambda v: check_release_name(v, allow_empty=True) if isinstance(v, str) and len(v) <= 40
          else (check_string(v) or "%s is longer than 40 characters" % _show(v)), "daskhub-dev"),
-        ("daskhub_notebook_password", check_secret, "\"{{ vault_daskhub_notebook_password }}\""),
-        ("daskhub_gateway_api_token", check_gateway_token, "\"{{ vault_daskhub_gateway_api_token }}\""),
+        ("daskhub_notebook_password", check_secret, "<from a vault>"),
+        ("daskhub_gateway_api_token", check_gateway_token, "<openssl rand -hex 32, from a vault>"),
         ("daskhub_admin_users", check_admin_users, "[admin, alice]"),
         ("daskhub_host", check_host, _host_example("jupyter.example.org")),
         _values_rule("daskhub_values"),
@@ -865,10 +874,10 @@ COMPONENT_RULES = {
     "superset": (
         ("superset_admin_user", check_user_name, "admin"),
         ("superset_admin_email", check_email, "admin@example.org"),
-        ("superset_admin_password", check_superset_password, "\"{{ vault_superset_admin_password }}\""),
-        ("superset_secret_key", check_superset_secret_key, "\"{{ vault_superset_secret_key }}\""),
-        ("superset_postgresql_password", check_url_password, "\"{{ vault_superset_postgresql_password }}\""),
-        ("superset_redis_password", check_url_password, "\"{{ vault_superset_redis_password }}\""),
+        ("superset_admin_password", check_superset_password, "<anything but admin, from a vault>"),
+        ("superset_secret_key", check_superset_secret_key, "<openssl rand -base64 42, from a vault>"),
+        ("superset_postgresql_password", check_url_password, "<letters, digits, - and _ only, from a vault>"),
+        ("superset_redis_password", check_url_password, "<letters, digits, - and _ only, from a vault>"),
         ("superset_drill_database_name", check_nonempty, "Drill"),
         ("superset_drill_schema", check_drill_plugin, "s3"),
         ("superset_drill_driver", check_pip_requirement, "sqlalchemy-drill==1.1.5"),
@@ -924,6 +933,7 @@ def validate_component(component, inputs, globals_):
 # ---------------------------------------------------------------- the cluster
 
 def _hosts(globals_):
+    """[(variable or None, host)] from globals_["hosts"]: {variable: host}, [{variable, host}] or [host]."""
     hosts = globals_.get("hosts") or []
     if isinstance(hosts, dict):
         return [(k, v) for k, v in hosts.items() if v]

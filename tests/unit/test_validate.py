@@ -197,15 +197,16 @@ def test_chart_variables(component, prefix, tmp_path):
 
 
 def test_every_example_is_itself_valid():
-    """The example each rule prints passes that rule (templated vault references aside)."""
+    """The example each rule prints passes that rule (placeholders for secrets aside), and holds no Jinja."""
     for variable, check, example in v.GLOBAL_RULES + tuple(r for rules in v.COMPONENT_RULES.values() for r in rules):
         if callable(example):
             example = example("")
-        value = yaml.safe_load(example)
-        if isinstance(value, str) and "{{" in value:
-            continue
+        assert "{{" not in example and "{%" not in example, (variable, example)
+        if example.startswith("<"):
+            continue  # a placeholder for a secret
         if variable in ("magasin_charts_dir", "magasin_helm_binary", "magasin_kubectl_binary"):
             continue  # paths on the user's controller
+        value = yaml.safe_load(example)
         assert check(value) is None, (variable, example, check(value))
 
 
@@ -240,6 +241,15 @@ def test_chart_repo_and_dir_both_empty():
     problems = v.validate_globals({"magasin_chart_repo": "", "magasin_charts_dir": ""})
     assert [p["variable"] for p in problems] == ["magasin_chart_repo"]
     assert v.validate_globals({"magasin_chart_repo": "", "magasin_charts_dir": HERE}) == []
+
+
+def test_hosts_are_checked_with_the_globals():
+    """The cluster check reads the hosts before the component roles run: their form is checked first."""
+    problems = v.validate_globals({"hosts": {"minio_api_host": "https://s3.example.org", "superset_host": "superset.example.org"}})
+    assert [p["variable"] for p in problems] == ["minio_api_host"] and problems[0]["example"] == "s3.example.org"
+    problems = v.validate_globals({"hosts": [{"variable": "daskhub_host", "host": "Jupyter.example.org"}]})
+    assert [p["variable"] for p in problems] == ["daskhub_host"]
+    assert v.validate_globals({"hosts": ["superset.example.org", "https://unnamed.example.org"]}) == []
 
 
 def test_same_host_for_minio_api_and_console():
