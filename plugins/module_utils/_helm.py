@@ -483,6 +483,56 @@ def install_or_upgrade_args(action, name, namespace, chart, params, helm_major, 
     return args
 
 
+def template_args(action, name, namespace, chart, params):
+    """argv of the client-side render (``helm template``) that stands in for a server dry run; values on stdin."""
+    args = ["template", name, chart["ref"], "--namespace", namespace, "--values", "-", "--no-hooks"]
+    if chart["kind"] in ("repo", "oci") and chart.get("version"):
+        args += ["--version", str(chart["version"])]
+    if chart["kind"] == "repo":
+        args += ["--repo", params["repo_url"]]
+    if action == "upgrade":
+        args.append("--is-upgrade")
+    if params.get("skip_schema_validation"):
+        args.append("--skip-schema-validation")
+    if params.get("post_renderer"):
+        args += ["--post-renderer", params["post_renderer"]]
+        for arg in params.get("post_renderer_args") or []:
+            args += ["--post-renderer-args", arg]
+    return args
+
+
+MISSING_KIND_RE = re.compile(r'no matches for kind "([^"]+)" in version "([^"]+)"')
+NULL_FIELD_RE = re.compile(r'(\S+): Invalid value: "null"')
+SSA_OBJECT_RE = re.compile(r"server-side apply failed for object (\S+) [^,]*, Kind=(\w+)")
+
+
+def missing_kinds(text):
+    """[(kind, apiVersion)] the API server does not serve yet, from helm's 'no matches for kind' error. Pure."""
+    found = []
+    for match in MISSING_KIND_RE.finditer(text or ""):
+        if match.groups() not in found:
+            found.append(match.groups())
+    return found
+
+
+def explain_error(text):
+    """A sentence to add to a helm error that users misread, or None. Pure."""
+    match = NULL_FIELD_RE.search(text or "")
+    if match:
+        field = match.group(1)
+        obj = SSA_OBJECT_RE.search(text)
+        where = "%s of %s %s" % (field, obj.group(2), obj.group(1)) if obj else field
+        return ("The API server refused null for %s: the chart rendered that field empty because a value was not "
+                "set, and Helm 4 applies objects server-side, where a schema that wants a string rejects null. Set "
+                "the chart value that fills the field (for the MinIO tenant chart: tenant.pools[].storageClassName)."
+                % where)
+    kinds = missing_kinds(text)
+    if kinds:
+        return ("Kind %s is not served by the cluster: install the chart or release that brings its "
+                "CustomResourceDefinition first." % ", ".join("%s (%s)" % k for k in kinds))
+    return None
+
+
 def uninstall_args(name, namespace, params):
     args = ["uninstall", name, "--namespace", namespace, "--wait"]
     if params.get("timeout"):

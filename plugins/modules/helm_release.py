@@ -36,8 +36,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the release, decides, and renders the chart with C(--dry-run=server) when it would change, so a
-      missing chart version or a schema error fails in check mode as it would for real. Nothing is changed.
+    details:
+      - Reads the release, decides, and renders the chart with C(--dry-run=server) when it would change, so a
+        missing chart version or a schema error fails in check mode as it would for real. Nothing is changed.
+      - When the server cannot dry-run the chart because it does not serve one of its kinds yet (a
+        CustomResourceDefinition that an earlier release of the same run installs, such as the MinIO operator's
+        Tenant), the chart is rendered client-side with C(helm template) instead, the task reports a change with
+        a diff, and a warning says so.
   diff_mode:
     support: full
     details: Shows the values diff and the manifest diff, with values under keys that look like a password, secret,
@@ -223,6 +228,13 @@ reasons:
   type: list
   elements: str
   sample: [values differ]
+rendered:
+  description:
+    - In check mode, how the predicted manifest was rendered - V(server) (a server-side dry run) or V(client)
+      (C(helm template), when the cluster does not serve a kind of the chart yet; a warning says which).
+  returned: in check mode, when the release would be installed or upgraded
+  type: str
+  sample: server
 recovered:
   description: How a stuck release was recovered, if it was.
   returned: always
@@ -240,13 +252,16 @@ from ansible_collections.magasin.platform.plugins.module_utils._helm import (
     HelmClient,
     StuckRelease,
     desired_chart,
+    explain_error,
     install_or_upgrade_args,
     merge_values,
+    missing_kinds,
     now_utc,
     parse_release,
     plan_release,
     release_result,
     rollback_args,
+    template_args,
     uninstall_args,
 )
 from ansible_collections.magasin.platform.plugins.module_utils._redact import mask_manifest, mask_values, secret_strings
@@ -333,9 +348,7 @@ class HelmReleaseManager:
             if not plan["recover"]:
                 # Render for real (server dry run) so that the prediction fails where the run would. A stuck
                 # release cannot be rendered against: helm refuses while an operation is pending.
-                rendered = self.helm_json(install_or_upgrade_args(action, self.name, self.namespace, chart,
-                                                                  self.params, major, dry_run=True), values)
-                after_manifest = rendered.get("manifest", "") if rendered else ""
+                after_manifest = self.dry_run(action, chart, values, major)
         else:
             for step, revision in plan["recover"]:
                 if step == "rollback":
@@ -353,6 +366,30 @@ class HelmReleaseManager:
             self.result["diff"] = [self.values_diff(before_values, values),
                                    self.manifest_diff(before_manifest, after_manifest)]
         return self.result
+
+    def dry_run(self, action, chart, values, major):
+        """The manifest a server dry run renders. When the server does not serve a kind of the chart yet (a
+        CustomResourceDefinition that an earlier release of the same check run would install), render
+        client-side instead and say so: the prediction is then changed, with a diff, not a failure."""
+        try:
+            rendered = self.helm_json(install_or_upgrade_args(action, self.name, self.namespace, chart, self.params,
+                                                              major, dry_run=True), values)
+        except CliError as exc:
+            kinds = missing_kinds(exc.msg)
+            if not kinds:
+                raise
+            self.module.warn(
+                "%s/%s: the server-side dry run of the %s failed because the cluster does not serve %s yet (its "
+                "CustomResourceDefinition is installed by another release, for example an operator that this check "
+                "run only predicts). Rendered client-side with helm template instead: objects of that kind were not "
+                "validated by the API server." % (self.namespace, self.name, action,
+                                                  ", ".join("%s (%s)" % k for k in kinds)))
+            self.result["rendered"] = "client"
+            rc, out, err = self.helm.run(template_args(action, self.name, self.namespace, chart, self.params),
+                                         data=json.dumps(values))
+            return out
+        self.result["rendered"] = "server"
+        return rendered.get("manifest", "") if rendered else ""
 
     def check_features(self):
         """Ask helm its version only when an option depends on it; fail early where it is too old."""
@@ -426,6 +463,9 @@ def main():
     try:
         module.exit_json(**manager.run())
     except CliError as exc:
+        hint = explain_error(exc.msg)
+        if hint:
+            exc.msg = "%s\n%s" % (exc.msg, hint)
         manager.helm.fail_from(exc, **{k: v for k, v in manager.result.items() if k != "changed"})
 
 

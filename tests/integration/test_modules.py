@@ -454,3 +454,91 @@ def test_realm_info(kubeconfig, helm_bin, kubectl_bin, tmp_path, chart_repo):
         for ns in (ns_sts, ns_release):
             subprocess.run([*kubectl, "delete", "namespace", ns, "--ignore-not-found", "--wait=false"],
                            capture_output=True, check=False)
+
+
+def widget_chart(tmp_path, group):
+    """A chart with a ConfigMap and a custom resource of a kind the cluster does not serve (yet)."""
+    chart = tmp_path / "widget"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: widget\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text(f"group: {group}\nsize: ''\n")
+    (chart / "templates" / "widget.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: widget-config\ndata:\n  a: b\n---\n"
+        "apiVersion: {{ .Values.group }}/v1\nkind: Widget\nmetadata:\n  name: w\n"
+        "spec:\n  size: {{ .Values.size | default nil }}\n")
+    return chart
+
+
+def widget_crd(group):
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"widgets.{group}"},
+            "spec": {"group": group, "scope": "Namespaced",
+                     "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                         "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                             "size": {"type": "string"}}}}}}}]}}
+
+
+def check_releases(base_vars, tmp_path, releases, *args):
+    result_file = tmp_path / "check.json"
+    releases = [dict({"values": {}}, **r) for r in releases]
+    run = run_playbook(PLAYBOOKS / "helm_release_check.yml", dict(base_vars, releases=releases,
+                                                                   result_file=str(result_file)), "--diff", *args)
+    return run, (json.loads(result_file.read_text()) if result_file.exists() else None)
+
+
+def test_check_mode_of_a_release_whose_kind_is_not_served_yet(base_vars, helm_bin, kubeconfig, tmp_path):
+    ns = base_vars["test_namespace"]
+    group = f"{ns}.example.org"
+    chart = widget_chart(tmp_path, group)
+    run, results = check_releases(base_vars, tmp_path, [{"name": "widget", "namespace": ns, "chart": str(chart)}])
+    assert run.rc == 0, run.output[-6000:]
+    assert results[0]["changed"] is True and results[0]["action"] == "install"
+    assert results[0]["rendered"] == "client"
+    assert f"does not serve Widget ({group}/v1) yet" in run.output
+    assert re.search(r"^\+kind: Widget$", run.output, re.MULTILINE), run.output[-4000:]
+    assert re.search(r"^\+kind: ConfigMap$", run.output, re.MULTILINE)
+    assert helm(helm_bin, kubeconfig, "status", "widget", "-n", ns, check=False).returncode != 0
+
+
+def test_helm4_refusal_of_a_null_field_is_explained(base_vars, helm_bin, kubeconfig, kubectl_bin, tmp_path):
+    ns = base_vars["test_namespace"]
+    group = f"{ns}.example.org"
+    chart = widget_chart(tmp_path, group)
+    kubectl = [str(kubectl_bin), "--kubeconfig", str(kubeconfig)]
+    subprocess.run([*kubectl, "apply", "-f", "-"], input=json.dumps(widget_crd(group)), text=True, check=True,
+                   capture_output=True)
+    try:
+        subprocess.run([*kubectl, "wait", "--for", "condition=Established", f"crd/widgets.{group}"], check=True,
+                       capture_output=True)
+        run = run_playbook(PLAYBOOKS / "release_once.yml", dict(base_vars, chart_dir=str(chart), release_name="widget",
+                                                                release_values={}))
+        if helm_bin.name.endswith("4"):
+            assert run.rc != 0
+            assert f"The API server refused null for spec.size of Widget {ns}/w" in run.output, run.output[-4000:]
+            assert "tenant.pools[].storageClassName" in run.output
+        else:  # Helm 3 creates objects client-side; the API server drops the null
+            assert run.rc == 0, run.output[-4000:]
+    finally:
+        helm(helm_bin, kubeconfig, "uninstall", "widget", "-n", ns, "--wait", check=False)
+        subprocess.run([*kubectl, "delete", "crd", f"widgets.{group}", "--ignore-not-found"], capture_output=True,
+                       check=False)
+
+
+def test_check_mode_of_the_real_operator_and_tenant(base_vars, kubeconfig, kubectl_bin, tmp_path):
+    realm = base_vars["test_namespace"]
+    operator = {"name": "operator", "namespace": f"{realm}-operator", "chart": str(REAL_CHARTS / "operator-5.0.11.tgz")}
+    tenant = {"name": "tenant", "namespace": f"{realm}-tenant", "chart": str(REAL_CHARTS / "tenant-5.0.11.tgz"),
+              "values": {"tenant": {"name": "minio", "pools": [{"name": "pool-0", "servers": 1, "volumesPerServer": 1,
+                                                               "size": "1Gi", "storageClassName": "standard"}]}}}
+    # One operator serves the cluster: with another realm's in place, a second one cannot be predicted.
+    serving = kubectl_json(kubectl_bin, kubeconfig, "get", "clusterrole", "minio-operator-role", "--ignore-not-found")
+    crd = kubectl_json(kubectl_bin, kubeconfig, "get", "crd", "tenants.minio.min.io", "--ignore-not-found")
+    releases = [tenant] if serving else [operator, tenant]
+    run, results = check_releases(base_vars, tmp_path, releases)
+    assert run.rc == 0, run.output[-6000:]
+    assert all(r["changed"] and r["action"] == "install" for r in results)
+    assert results[-1]["rendered"] == ("server" if crd else "client")
+    assert re.search(r"^\+kind: Tenant$", run.output, re.MULTILINE), run.output[-4000:]
+    for ns in (operator["namespace"], tenant["namespace"]):
+        assert kubectl_json(kubectl_bin, kubeconfig, "get", "namespace", ns, "--ignore-not-found") is None

@@ -98,3 +98,32 @@ def test_packaged_chart_digest_ignores_archive_metadata(tmp_path):
         assert packaged["kind"] == "tgz" and packaged["name"] == "demo" and packaged["version"] == "0.1.0"
         digests.append(packaged["digest"])
     assert digests[0] == digests[1]
+
+
+def test_template_args_render_as_the_dry_run_would():
+    args = h.template_args("upgrade", "drill", "ns", REPO_CHART, PARAMS)
+    assert args[:3] == ["template", "drill", "drill"]
+    assert args[args.index("--values") + 1] == "-" and "--no-hooks" in args and "--is-upgrade" in args
+    assert args[args.index("--version") + 1] == "0.9.0" and args[args.index("--repo") + 1] == PARAMS["repo_url"]
+    assert "--skip-schema-validation" in args
+    assert "--is-upgrade" not in h.template_args("install", "drill", "ns", REPO_CHART, PARAMS)
+
+
+MISSING_KIND = ('Error: INSTALLATION FAILED: unable to build kubernetes objects from release manifest: resource '
+                'mapping not found for name: "minio" namespace: "t" from "": no matches for kind "Tenant" in version '
+                '"minio.min.io/v2"\nensure CRDs are installed first\n')
+NULL_FIELD = ('Error: INSTALLATION FAILED: server-side apply failed for object t/minio minio.min.io/v2, Kind=Tenant: '
+              'Tenant.minio.min.io "minio" is invalid: spec.pools[0].volumeClaimTemplate.spec.storageClassName: '
+              'Invalid value: "null": spec.pools[0].volumeClaimTemplate.spec.storageClassName in body must be of '
+              'type string: "null"')
+
+
+def test_missing_kinds_and_explanations():
+    assert h.missing_kinds(MISSING_KIND) == [("Tenant", "minio.min.io/v2")]
+    assert h.missing_kinds("Error: something else") == []
+    assert "Tenant (minio.min.io/v2) is not served" in h.explain_error(MISSING_KIND)
+    hint = h.explain_error(NULL_FIELD)
+    assert hint.startswith("The API server refused null for spec.pools[0].volumeClaimTemplate.spec.storageClassName "
+                           "of Tenant t/minio")
+    assert "Helm 4" in hint and "tenant.pools[].storageClassName" in hint
+    assert h.explain_error("Error: timed out waiting for the condition") is None
