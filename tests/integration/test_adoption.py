@@ -13,9 +13,9 @@ directory. One difference, for the network only: dagster 1.9.3's values.schema.j
 install gets `--skip-schema-validation`.
 
 What the installer cannot install, the test records as the installer would leave it: a second
-operator fails on the MinIO operator's fixed-name ClusterRoles when the cluster already has one,
-and with Helm 4 the tenant chart's `storageClassName: null` is refused by the Tenant CRD under
-server-side apply. site.yml then adopts the realm in place: same release names and namespaces,
+operator fails when the cluster already has one (its CRDs and fixed-name ClusterRoles belong to
+the first release), and with Helm 4 the tenant chart's `storageClassName: null` is refused by
+the Tenant CRD under server-side apply, which leaves a `failed` tenant release. site.yml then adopts the realm in place: same release names and namespaces,
 one more revision for each release the installer made, PVCs kept, and the installer's database
 passwords carried over (Superset's and Dagster's PostgreSQL volumes were initialised with them;
 under kwok no database runs, so the proof is that the apps and the databases are configured with
@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -78,8 +79,13 @@ def db_passwords(cluster, realm: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def adopted(cluster, helm_bin: Path, charts_repo: str, site_dir, tmp_path_factory) -> dict:
+def adopted(cluster, helm_bin: Path, charts_repo: str, site_dir, tmp_path_factory) -> Iterator[dict]:
+    """The installer's realm, then site.yml twice. The installer names its daskhub release `daskhub` in every
+    realm, and dask-gateway's ClusterRoles (`controller-daskhub-dask-gateway`...) are named after the release:
+    it can only install daskhub while no other realm on the cluster holds a release `daskhub`. So the default
+    realm (the collection's own `daskhub`) goes first, and this realm goes at the end."""
     realm = f"adopt-h{helm_bin.name[-1]}"
+    cluster.teardown("magasin")
     cluster.teardown(realm)
     installed = installer(cluster, realm, charts_repo, tmp_path_factory.mktemp("installer-helm"))
     mine = set(namespaces(realm).values())
@@ -88,7 +94,8 @@ def adopted(cluster, helm_bin: Path, charts_repo: str, site_dir, tmp_path_factor
              "passwords": db_passwords(cluster, realm)}
     state["first"] = site_dir("site.yml", {"magasin_realm": realm})
     state["second"] = site_dir("site.yml", {"magasin_realm": realm}) if state["first"].rc == 0 else None
-    return state
+    yield state
+    cluster.teardown(realm)
 
 
 def test_installer_made_the_realm(adopted: dict, cluster):

@@ -75,7 +75,9 @@ class Cluster:
         return self.kubectl_json("get", kind, *where, "--ignore-not-found", *args).get("items", [])
 
     def releases(self) -> list[dict]:
-        return json.loads(self.helm("list", "--all-namespaces", "--all", "--output", "json").stdout or "[]")
+        """Every release in any status (Helm 4 lists all by default and has no --all)."""
+        every = ["--all"] if self.helm_bin.name.endswith("3") else []
+        return json.loads(self.helm("list", "--all-namespaces", *every, "--output", "json").stdout or "[]")
 
     def release(self, name: str, namespace: str) -> dict | None:
         return next((r for r in self.releases() if r["name"] == name and r["namespace"] == namespace), None)
