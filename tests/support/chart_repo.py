@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Serve a directory of chart archives (with its index.yaml) as a Helm chart repository.
 
-    chart_repo.py serve --dir DIR --port N [--host 127.0.0.1]
-    chart_repo.py package --out DIR --charts-dir DIR [--helm PATH]
+    python3 tests/support/chart_repo.py serve --dir DIR --port N [--host 127.0.0.1]
+    python3 tests/support/chart_repo.py package --out DIR --charts-dir DIR [--helm PATH]
 
 `serve` serves an existing chart repository directory -- such as
 ../shared/charts/magasin, the real magasin charts -- over HTTP on 127.0.0.1 until
