@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,6 +182,7 @@ class Run:
     rc: int
     output: str
     argv: list[str]
+    seconds: float = 0.0
 
     @property
     def recap(self) -> dict[str, int]:
@@ -210,12 +212,15 @@ class Playbook:
                       **self.charts, **(extra or {})}
         env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                    ANSIBLE_FORCE_COLOR="0", PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-        env.pop("MAGASIN_CHARTS_DIR", None)
         cmd = [str(VENV_BIN / "ansible-playbook"), "-i", "inventories/local", path,
                "--extra-vars", json.dumps(extra_vars), *args]
+        started = time.monotonic()
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
                               check=False)
-        return Run(proc.returncode, proc.stdout + proc.stderr, cmd)
+        run = Run(proc.returncode, proc.stdout + proc.stderr, cmd, time.monotonic() - started)
+        # One line per run in pytest's captured output (-rA, or a failure, shows it): what took the time.
+        print(f"[site] {run.seconds:6.0f}s rc={run.rc} {path} {' '.join(args)} {json.dumps(extra or {})[:120]}")
+        return run
 
 
 def leaks(text: str, values: list[str]) -> list[str]:
