@@ -320,7 +320,7 @@ def _drill_host(model):
     return urlparse(url).hostname if url else ""
 
 
-def _egress_rules(model):
+def egress_rules(model):
     """Egress from pods reading the realm's MinIO and Drill (notebooks), for the selected ones only."""
     namespaces = model.get("namespaces") or {}
     rules = []
@@ -618,7 +618,7 @@ def _daskhub(model, inputs, chart_version=None):
         "proxy": {"chp": {"resources": _resources(size["proxy"])}},
         "singleuser": {
             "extraEnv": single_env,
-            "networkPolicy": {"egress": _egress_rules(model)},
+            "networkPolicy": {"egress": egress_rules(model)},
             "cpu": {"guarantee": cpu(notebook["requests"]["cpu"]), "limit": cpu(notebook["limits"]["cpu"])},
             "memory": {"guarantee": notebook["requests"]["memory"], "limit": notebook["limits"]["memory"]},
             "storage": {"capacity": notebook["storage"], "dynamic": {"storageClass": _storage_class(model)}},

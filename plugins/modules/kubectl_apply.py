@@ -71,7 +71,7 @@ options:
   wait:
     description:
       - After applying (even when nothing changed), wait with C(kubectl wait) until every object meets
-        O(wait_condition).
+        O(wait_condition). Namespaces among the definitions are not waited for.
     type: bool
     default: false
   wait_condition:
@@ -233,8 +233,9 @@ class KubectlApplyManager:
             self.prune(objects, missing)
         if self.module._diff and self.diffs:
             self.result["diff"] = {"prepared": self.kubectl.redact("".join(self.diffs))}
-        if self.params["wait"] and objects and not self.module.check_mode:
-            self.kubectl.wait(objects, self.params["wait_condition"], self.params["wait_timeout"],
+        # A Namespace has no condition to wait for: it is there once applied.
+        if self.params["wait"] and others and not self.module.check_mode:
+            self.kubectl.wait(others, self.params["wait_condition"], self.params["wait_timeout"],
                               self.params["namespace"])
         return self.result
 

@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: magasin.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Filters that hand the roles the collection's pure functions: the realm model, each
+component's chart values and release plan, the preflight checks and the capacity check.
+
+The roles compute nothing in Jinja: they pass their inputs to these filters and hand the
+results to the modules.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.magasin.platform.plugins.module_utils import _realm, _validate, _values
+from ansible_collections.magasin.platform.plugins.module_utils._helm import merge_values
+
+
+def _plain(data):
+    """Ansible's lazy containers and tagged strings as plain Python data."""
+    if isinstance(data, dict):
+        return dict((str(k), _plain(v)) for k, v in data.items())
+    if isinstance(data, (list, tuple)):
+        return [_plain(v) for v in data]
+    if isinstance(data, str):
+        return str(data)
+    return data
+
+
+def realm_namespaces(settings):
+    """The namespaces a realm uses (the shared operator's default one included)."""
+    _prefix, _suffix, namespaces = _realm.realm_names(str(_plain(settings).get("magasin_realm") or "magasin"))
+    return sorted(set(namespaces.values()) | {_realm.OPERATOR_RELEASE["namespace"]})
+
+
+def realm_model(settings, observed):
+    settings, observed = _plain(settings), _plain(observed)
+    try:
+        sizing = _values.sizing(settings.get("magasin_profile") or "lab", settings.get("magasin_sizing") or {})
+    except (KeyError, ValueError, TypeError) as exc:
+        raise AnsibleFilterError("magasin_sizing: %s" % exc) from None
+    return _realm.realm_model(settings, observed, sizing)
+
+
+def selected_charts(settings):
+    return _realm.selected_charts(_plain(settings))
+
+
+def chart_queries(settings):
+    """The selected charts as realm_info's `charts` option takes them."""
+    return [dict((k, c[k]) for k in ("key", "chart", "version", "repo_url") if c[k])
+            for c in _realm.selected_charts(_plain(settings))]
+
+
+def component_plan(model, component, settings):
+    """{releases: [...], workloads: [...]} of one component from its role's settings
+    (``<component>_*`` variables). The user's `<role>_values` are merged last, as helm
+    merges values files, and the workloads are read from those final values."""
+    model, settings, component = _plain(model), _plain(settings), str(component)
+    prefix = component + "_"
+    inputs = dict((k[len(prefix):], v) for k, v in settings.items() if k.startswith(prefix))
+    for key in ("console_enabled", "skip_schema_validation"):
+        if key in inputs:
+            inputs[key] = _validate.as_bool(inputs[key])
+    model = _realm.for_component(model, component, inputs)
+    keys = _realm.COMPONENT_CHARTS[component]
+    if component != "minio":
+        inputs["chart_version"] = model["charts"][component]["version"]
+    if component == "drill":
+        # The drillbits restart when the plugin changes: a digest of its content (without keys).
+        inputs["plugin_checksum"] = hashlib.sha256(
+            _values.drill_storage_plugin(model, inputs, "", "").encode()).hexdigest()
+    values = _values.component_values(component, model, inputs)
+    final = {}
+    for key in keys:
+        override = inputs.get("values") if key == component else inputs.get(key + "_values")
+        final[key] = merge_values(values.get(key) or {}, override or {})
+    return {"releases": _realm.release_plan(model, component, final),
+            "workloads": _values.workloads(component, final)}
+
+
+def globals_problems(settings):
+    """The global settings' problems, as the lines a failed preflight prints ('' if none)."""
+    return _validate.format_problems(_validate.validate_globals(_plain(settings)))
+
+
+def component_problems(component, settings, global_settings):
+    settings = _plain(settings)
+    # An empty chart version means the pinned one: check what will be used.
+    for key, var in _realm.CHART_VARS.items():
+        if settings.get(var + "_version", None) == "":
+            settings[var + "_version"] = _realm.PINNED[key]
+    return _validate.format_problems(_validate.validate_component(str(component), settings,
+                                                                  _plain(global_settings)))
+
+
+def cluster_problems(settings, observed):
+    return _validate.format_problems(_validate.validate_cluster(_plain(settings), _plain(observed)))
+
+
+def kubeconfig_problems(path, context, text, exists):
+    return _validate.format_problems(_validate.validate_kubeconfig(
+        "magasin_kubeconfig", str(path), str(context) if context else None, str(text) if exists else None))
+
+
+def chart_problems(charts, found):
+    """Problems with the selected charts, from realm_info's `charts` result."""
+    return _validate.format_problems(_realm.chart_problems(_plain(charts), _plain(found)))
+
+
+def preflight_warnings(settings):
+    return _validate.warnings(_plain(settings))
+
+
+def capacity_problem(plans, observed, profile):
+    """'' when the selected components' requests fit the ready nodes, else the message."""
+    return _realm.capacity_problem(_plain(plans), _plain(observed), str(profile))
+
+
+def drill_storage_plugin(model, inputs, access_key, secret_key):
+    return _values.drill_storage_plugin(_plain(model), _plain(inputs), str(access_key), str(secret_key))
+
+
+def s3_consumers(model):
+    """The selected components that get a MinIO user of their own."""
+    return [c for c in _plain(model)["components"] if c in _values.S3_CONSUMERS]
+
+
+def minio_user(consumer):
+    """{user, secret, policy} of one consumer's MinIO user."""
+    return _realm.minio_user(str(consumer))
+
+
+def minio_setup_job(model, script, image):
+    model = _plain(model)
+    consumers = [_realm.minio_user(c) for c in s3_consumers(model)]
+    return _realm.minio_setup_job(model, consumers, str(script), str(image))
+
+
+def namespace(model, key):
+    model = _plain(model)
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": model["namespaces"][str(key)], "labels": dict(model["labels"])}}
+
+
+def egress_policy(model, name, namespace_, pod_labels, to_minio=True):
+    return _realm.egress_policy(_plain(model), str(name), str(namespace_), _plain(pod_labels), bool(to_minio))
+
+
+def summary_table(summary, model):
+    return _realm.summary_table(_plain(summary), _plain(model))
+
+
+def superset_admin_warning(model, admin_user):
+    return _realm.superset_admin_warning(_plain(model), str(admin_user))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "realm_namespaces": realm_namespaces,
+            "realm_model": realm_model,
+            "selected_charts": selected_charts,
+            "chart_queries": chart_queries,
+            "component_plan": component_plan,
+            "globals_problems": globals_problems,
+            "component_problems": component_problems,
+            "cluster_problems": cluster_problems,
+            "kubeconfig_problems": kubeconfig_problems,
+            "chart_problems": chart_problems,
+            "preflight_warnings": preflight_warnings,
+            "capacity_problem": capacity_problem,
+            "drill_storage_plugin": drill_storage_plugin,
+            "s3_consumers": s3_consumers,
+            "minio_user": minio_user,
+            "minio_setup_job": minio_setup_job,
+            "namespace": namespace,
+            "egress_policy": egress_policy,
+            "summary_table": summary_table,
+            "superset_admin_warning": superset_admin_warning,
+        }
