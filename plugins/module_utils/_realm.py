@@ -173,7 +173,6 @@ def realm_model(settings, observed, sizing=None):
         "storage_class": storage_class,
         "ingress_class": settings.get("magasin_ingress_class") or "",
         "image_registry": (settings.get("magasin_image_registry") or "").rstrip("/"),
-        "service_annotations": copy.deepcopy(settings.get("magasin_service_annotations") or {}),
         "bucket": s3["bucket"],
         "s3": s3,
         "drill_url": ("http://drill-service.%s.svc.cluster.local:8047" % namespaces["drill"])

@@ -707,21 +707,6 @@ def check_operator_sizing(value):
     return None
 
 
-ANNOTATION_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-
-
-def check_annotations(value):
-    """Kubernetes annotations: {prefix/name: string}."""
-    if not isinstance(value, dict):
-        return check_dict(value)
-    for key, item in value.items():
-        if not isinstance(key, str) or not ANNOTATION_KEY_RE.match(key) or len(key.split("/")[0]) > 253:
-            return "key %s is not an annotation key ([prefix/]name)" % _show(key)
-        if not isinstance(item, str):
-            return "the value of %s is %s; annotation values are strings: quote it" % (key, _kind(item))
-    return None
-
-
 def _check_workload(where, spec):
     for key, item in spec.items():
         kind = SIZING_KEYS.get(key)
@@ -785,7 +770,6 @@ GLOBAL_RULES = (
     ("magasin_timeout", check_duration, "10m"),
     ("magasin_check_cluster_fit", check_bool, "true"),
     ("magasin_sizing", check_sizing, "{drill: {drillbit: {replicas: 2, requests: {cpu: '1', memory: 4Gi}}}}"),
-    ("magasin_service_annotations", check_annotations, "{metallb.universe.tf/address-pool: public}"),
 )
 
 

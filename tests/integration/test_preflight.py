@@ -55,8 +55,6 @@ CASES = [
     ("sizing-unknown-workload", {"magasin_sizing": {"drill": {"master": {"replicas": 2}}}}, "magasin_sizing"),
     ("sizing-bad-quantity", {"magasin_sizing": {"drill": {"drillbit": {"requests": {"memory": "4gb"}}}}}, "magasin_sizing"),
     ("helm-binary-missing", {"magasin_helm_binary": "/no/such/helm"}, "magasin_helm_binary"),
-    ("annotations-not-strings", {"magasin_service_annotations": {"metallb.universe.tf/address-pool": 1}},
-     "magasin_service_annotations"),
     # minio
     ("minio-root-password-short", {"minio_root_password": "short"}, "minio_root_password"),
     ("minio-root-user-short", {"minio_root_user": "ab"}, "minio_root_user"),

@@ -60,10 +60,6 @@ GLOBALS = [
       ({"drill": {"drillbit": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}}, "above limits"),
       ({"drill": {"drillbit": {"requests": "1"}}}, "dict of cpu and memory"),
       ({"drill": {"drillbit": 2}}, "must be a dict"), ({"minio": {"operator": {"replicas": 2}}}, "unknown workload")]),
-    ("magasin_service_annotations", [{}, {"metallb.universe.tf/address-pool": "public"},
-                                     {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}],
-     [("a=b", "not a dict"), ({"service.beta.kubernetes.io/azure-load-balancer-internal": True}, "quote it"),
-      ({"bad key!": "x"}, "annotation key"), ({"Example.org/x": "y"}, "annotation key")]),
 ]
 
 CHART_REPO = "https://unicef.github.io/magasin"
