@@ -233,7 +233,7 @@ def leaks(text: str, values: list[str]) -> list[str]:
 
 
 SECRET_KEY_RE = re.compile(r"(?i)pass|secret|token|cookie|crypt|auth|key")
-ASSIGNMENT_RE = re.compile(r"""(?i)(?:pass\w*|secret\w*|token\w*|\w*key)["']?\s*[=:]\s*["']?([^"'\s,}]{8,})""")
+ASSIGNMENT_RE = re.compile(r"""(?im)\b[\w.-]*(?:pass|secret|token|key)[\w.-]*["']?[ \t]*[=:][ \t]*["']?([^"'\s,}]{8,})""")
 
 
 def secret_strings(secret_values: dict[str, str]) -> set[str]:
@@ -246,7 +246,8 @@ def secret_strings(secret_values: dict[str, str]) -> set[str]:
             if SECRET_KEY_RE.search(key) and len(value) >= 8:
                 out.add(value.strip())
         else:
-            out.update(m.group(1) for m in ASSIGNMENT_RE.finditer(value) if not m.group(1).startswith(("$", "os.")))
+            out.update(m.group(1) for m in ASSIGNMENT_RE.finditer(value)
+                       if not m.group(1).startswith(("$", "os.")) and not m.group(1).endswith(":"))
     return out
 
 
@@ -282,10 +283,13 @@ def env_of(cluster: Cluster, namespace: str, container: dict) -> dict[str, str]:
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
-        if "secretRef" in source:
-            data = cluster.secret(namespace, source["secretRef"]["name"])
+        kind, ref = ("secret", source["secretRef"]) if "secretRef" in source else ("configmap", source["configMapRef"])
+        if not cluster.exists(kind, ref["name"], "-n", namespace):
+            continue  # optional, or a pod that would not start; either way it gives no variable
+        if kind == "secret":
+            data = cluster.secret(namespace, ref["name"])
         else:
-            data = cluster.kubectl_json("get", "configmap", source["configMapRef"]["name"], "-n", namespace).get("data") or {}
+            data = cluster.kubectl_json("get", "configmap", ref["name"], "-n", namespace).get("data") or {}
         env.update({prefix + k: v for k, v in data.items()})
     for item in container.get("env") or []:
         if "value" in item:
