@@ -261,17 +261,16 @@ def test_kubectl_apply_prunes_earlier_runs_jobs(kubeconfig, kubectl_bin, namespa
     subprocess.run([*kubectl, "create", "namespace", namespace], check=True, capture_output=True)
 
     def job(name, labels):
-        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": namespace,
-                                                                       "labels": labels},
+        meta = {"name": name, "namespace": namespace, "labels": labels}
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
                 "spec": {"template": {"spec": {"restartPolicy": "Never",
                                                "containers": [{"name": "c", "image": "busybox"}]}}}}
     setup = {"app.kubernetes.io/component": "setup"}
-    objects = [job("setup-old-1", setup), job("setup-old-2", setup), job("unlabelled", {}),
-               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "setup-cm", "namespace": namespace,
-                                                                      "labels": setup}}]
-    subprocess.run([*kubectl, "apply", "-f", "-"], input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                                      "items": objects}),
-                   text=True, check=True, capture_output=True)
+    config = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "setup-cm", "namespace": namespace, "labels": setup}}
+    objects = [job("setup-old-1", setup), job("setup-old-2", setup), job("unlabelled", {}), config]
+    listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    subprocess.run([*kubectl, "apply", "-f", "-"], input=listing, text=True, check=True, capture_output=True)
     run = run_playbook(PLAYBOOKS / "kubectl_apply_prune.yml",
                        {"kubeconfig": str(kubeconfig), "kubectl_binary": str(kubectl_bin), "test_namespace": namespace},
                        "--diff")
@@ -482,8 +481,8 @@ def widget_crd(group):
 def check_releases(base_vars, tmp_path, releases, *args):
     result_file = tmp_path / "check.json"
     releases = [dict({"values": {}}, **r) for r in releases]
-    run = run_playbook(PLAYBOOKS / "helm_release_check.yml", dict(base_vars, releases=releases,
-                                                                   result_file=str(result_file)), "--diff", *args)
+    extra_vars = dict(base_vars, releases=releases, result_file=str(result_file))
+    run = run_playbook(PLAYBOOKS / "helm_release_check.yml", extra_vars, "--diff", *args)
     return run, (json.loads(result_file.read_text()) if result_file.exists() else None)
 
 

@@ -162,9 +162,8 @@ def test_cluster_summary():
 def test_config_view_and_version():
     assert cluster_info.parse_config_view({"current-context": "c", "clusters": [{"cluster": {"server": "s"}}]}) == \
         ("c", "s")
-    assert k.parse_server_version({"serverVersion": {"gitVersion": "v1.37.2", "major": "1",
-                                                                "minor": "37+"}}) == \
-        {"git_version": "v1.37.2", "major": 1, "minor": 37}
+    version = {"serverVersion": {"gitVersion": "v1.37.2", "major": "1", "minor": "37+"}}
+    assert k.parse_server_version(version) == {"git_version": "v1.37.2", "major": 1, "minor": 37}
 
 
 def test_changed_refs_from_kubectl_diff():
