@@ -243,7 +243,7 @@ def minio_user_secret(consumer):
 def version_tuple(version):
     """``'2024.1.0'`` -> (2024, 1, 0); pre-release and build suffixes are ignored."""
     parts = []
-    for part in str(version).lstrip("v").split("+")[0].split("-")[0].split("."):
+    for part in str(version).lstrip("v").split("+", 1)[0].split("-", 1)[0].split("."):
         parts.append(int(part) if part.isdigit() else 0)
     return tuple(parts)
 

@@ -112,8 +112,8 @@ COMPONENTS = [
     ("daskhub", "daskhub_values", [{}], [(["jupyterhub"], "not a dict")]),
     ("superset", "superset_admin_user", ["admin", "jane.doe"], [("jane doe", "letters, digits"), ("", "letters, digits")]),
     ("superset", "superset_admin_email", ["admin@example.org"], [("admin", "not an e-mail"), ("a@b", "not an e-mail")]),
-    ("superset", "superset_admin_password", ["", "s3cret-Pass"], [("admin", "public default"), ("ADMIN", "public default"),
-                                                                   (" padded ", "whitespace")]),
+    ("superset", "superset_admin_password", ["", "s3cret-Pass"],
+     [("admin", "public default"), ("ADMIN", "public default"), (" padded ", "whitespace")]),
     ("superset", "superset_secret_key", ["", "a-long-random-key"], [("CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET", "refuses")]),
     ("superset", "superset_postgresql_password", ["", "Simple-Pass_123"], [("p@ss", "connection URL"), ("a/b", "connection URL")]),
     ("superset", "superset_redis_password", ["", "redispass"], [("pa:ss", "connection URL"), ("50%", "connection URL")]),
@@ -215,7 +215,7 @@ def test_host_example_is_the_host_of_the_url_given():
 def test_secrets_are_never_echoed():
     secrets = {"minio_root_password": "abc$1", "superset_postgresql_password": "p@ssword-xyz", "superset_admin_password": "admin"}
     for variable, value in secrets.items():
-        component = variable.split("_")[0]
+        component = variable.split("_", 1)[0]
         problems = v.validate_component(component, {variable: value}, {})
         assert problems, variable
         text = v.format_problems(problems)
