@@ -5,7 +5,7 @@ the deployed default realm (`magasin`, shared with test_site.py) it must report 
 change nothing. Neither run may print a credential. "Nothing changed" is a snapshot of the
 realm before and after: its namespaces, every release in them and the cluster's MinIO operator
 (revision, status, chart), every Secret and ConfigMap in them (resourceVersion and a digest of
-the data), and realm-named ClusterRoles/Bindings -- scoped to the realm because the test
+the data), and ClusterRoles/Bindings released into them -- scoped to the realm because the test
 cluster is shared. Check mode renders with helm's server-side dry run, which the API server
 validates against the real CRDs; kwok plays no part in it.
 """

@@ -107,7 +107,8 @@ class Cluster:
     def snapshot(self, realm: str) -> dict:
         """What a run must not change: the realm's namespaces (existing or not), every release in them and the
         cluster's MinIO operator (revision, status, chart), and every Secret and ConfigMap in them (resourceVersion
-        and a digest of the data). Scoped to the realm because others share the test cluster."""
+        and a digest of the data), and the ClusterRoles/Bindings released into them or labelled with the realm.
+        Scoped to the realm because others share the test cluster."""
         mine = set(namespaces(realm).values()) | {realm}
         operator = self.operator_release()
         snap: dict = {
@@ -117,7 +118,7 @@ class Cluster:
             "objects": [],
             "cluster": sorted((i["metadata"]["name"], i["metadata"]["resourceVersion"])
                               for kind in ("clusterroles", "clusterrolebindings")
-                              for i in self.items(kind) if _names_realm(i["metadata"]["name"], realm)),
+                              for i in self.items(kind) if _of_realm(i, mine, realm)),
         }
         for ns in snap["namespaces"]:
             for kind in ("secrets", "configmaps"):
@@ -173,8 +174,11 @@ class Cluster:
             self.kubectl("delete", "namespace", *doomed, "--wait=true", "--timeout=300s")
 
 
-def _names_realm(name: str, realm: str) -> bool:
-    return f"-{realm}-" in f"-{name}-"
+def _of_realm(obj: dict, mine: set[str], realm: str) -> bool:
+    """A cluster-scoped object released into one of the realm's namespaces, or labelled with the realm."""
+    meta = obj["metadata"]
+    return (meta.get("annotations") or {}).get("meta.helm.sh/release-namespace") in mine \
+        or (meta.get("labels") or {}).get("magasin.unicef.org/realm") == realm
 
 
 @dataclass
@@ -233,6 +237,8 @@ def leaks(text: str, values: list[str]) -> list[str]:
 
 
 SECRET_KEY_RE = re.compile(r"(?i)pass|secret|token|cookie|crypt|auth|key")
+# Dash-joined lowercase words are names and placeholders (set-in-magasin-superset-env), not credentials.
+NAME_RE = re.compile(r"^[a-z]+(?:-[a-z]+)+$")
 ASSIGNMENT_RE = re.compile(r"""(?im)\b[\w.-]*(?:pass|secret|token|key)[\w.-]*["']?[ \t]*[=:][ \t]*["']?([^"'\s,}]{8,})""")
 
 
@@ -243,11 +249,12 @@ def secret_strings(secret_values: dict[str, str]) -> set[str]:
     for where, value in secret_values.items():
         key = where.rsplit("/", 1)[-1]
         if "\n" not in value.strip():
-            if SECRET_KEY_RE.search(key) and len(value) >= 8:
+            if SECRET_KEY_RE.search(key) and len(value) >= 8 and not NAME_RE.match(value.strip()):
                 out.add(value.strip())
         else:
             out.update(m.group(1) for m in ASSIGNMENT_RE.finditer(value)
-                       if not m.group(1).startswith(("$", "os.")) and not m.group(1).endswith(":"))
+                       if not m.group(1).startswith(("$", "os.")) and not m.group(1).endswith(":")
+                       and not NAME_RE.match(m.group(1)))
     return out
 
 
