@@ -3,10 +3,10 @@
 Each case runs `ansible-playbook -i inventories/local site.yml -e <case>` for the realm
 `badrealm` against the test cluster, with the real charts (../shared/charts/magasin), and
 asserts: a non-zero exit, a line `<variable>: ..., e.g. <variable>: ...`, no change counted,
-and a cluster equal before and after (namespaces, helm releases with their revisions and
-statuses, Secrets and ConfigMaps with their resourceVersions, in every namespace).
-
-The comparison covers the whole cluster: run these cases while nobody else changes it.
+and the realm equal before and after (tests/support/realms.py's snapshot: its namespaces,
+the helm releases in them and the cluster's MinIO operator with revisions and statuses, the
+Secrets and ConfigMaps in them with resourceVersions and data digests, the cluster-wide
+objects named after it).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from realms import Cluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -88,33 +89,6 @@ CASES = [
 ]
 
 
-class Cluster:
-    def __init__(self, kubeconfig: Path, helm: Path):
-        self.env = dict(os.environ, KUBECONFIG=str(kubeconfig))
-        self.helm_bin = helm
-
-    def _json(self, argv: list[str]):
-        proc = subprocess.run(argv, env=self.env, capture_output=True, text=True, check=False, timeout=300)
-        assert proc.returncode == 0, f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        return json.loads(proc.stdout or "null")
-
-    def _items(self, kind: str) -> list[dict]:
-        return self._json([str(VENV_BIN / "kubectl"), "get", kind, "--all-namespaces", "-o", "json"])["items"]
-
-    def snapshot(self) -> dict:
-        """Everything a preflight must leave alone: namespaces, releases, Secrets and ConfigMaps."""
-        def versions(kind):
-            return sorted((i["metadata"]["namespace"], i["metadata"]["name"], i["metadata"]["resourceVersion"])
-                          for i in self._items(kind))
-        releases = self._json([str(self.helm_bin), "list", "--all-namespaces", "--all", "--output", "json"]) or []
-        return {
-            "namespaces": sorted(i["metadata"]["name"] for i in self._items("namespaces")),
-            "releases": sorted((r["namespace"], r["name"], str(r["revision"]), r["status"]) for r in releases),
-            "secrets": versions("secrets"),
-            "configmaps": versions("configmaps"),
-        }
-
-
 def difference(before: dict, after: dict) -> dict:
     return {key: {"gone": sorted(set(before[key]) - set(after[key])), "new": sorted(set(after[key]) - set(before[key]))}
             for key in before if before[key] != after[key]}
@@ -135,6 +109,12 @@ def cluster(kubeconfig: Path, helm: Path) -> Cluster:
     if not (CHARTS_DIR / "index.yaml").is_file():
         pytest.fail(f"{CHARTS_DIR} holds no chart repository", pytrace=False)
     return Cluster(kubeconfig, helm)
+
+
+def snapshot(cluster: Cluster, extra: dict) -> dict:
+    """The realms a case names (badrealm, and the case's own realm when it sets one), with the shared operator."""
+    realms = {REALM} | ({extra["magasin_realm"]} if isinstance(extra.get("magasin_realm"), str) else set())
+    return {realm: cluster.snapshot(realm) for realm in sorted(realms)}
 
 
 @pytest.fixture(scope="module")
@@ -161,13 +141,13 @@ def test_the_matrix_is_wide_enough():
 @pytest.mark.parametrize("extra, variable", [(extra, variable) for _id, extra, variable in CASES],
                          ids=[case_id for case_id, _extra, _variable in CASES])
 def test_bad_input_fails_before_any_change(extra: dict, variable: str, cluster: Cluster, site):
-    before = cluster.snapshot()
+    before = snapshot(cluster, extra)
     proc = site(extra)
     output = proc.stdout + proc.stderr
-    after = cluster.snapshot()
+    after = snapshot(cluster, extra)
     assert proc.returncode != 0, output[-4000:]
     assert re.search(rf"{re.escape(variable)}: .*?e\.g\. {re.escape(variable)}: ", output), output[-4000:]
     recap = RECAP_RE.search(output)
     if recap:
         assert int(recap.group(2)) == 0, output[-4000:]
-    assert after == before, difference(before, after)
+    assert after == before, {realm: difference(before[realm], after[realm]) for realm in before}
