@@ -330,8 +330,9 @@ class HelmReleaseManager:
 
     def uninstall(self, current):
         if self.module._diff:
-            self.result["diff"] = [self.values_diff(current["values"], {}),
-                                   self.manifest_diff(current["manifest"], "")]
+            charts = (chart_label(current), "none")
+            self.result["diff"] = [self.values_diff(current["values"], {}, charts),
+                                   self.manifest_diff(current["manifest"], "", charts)]
         if not self.module.check_mode:
             self.helm.run(uninstall_args(self.name, self.namespace, self.params))
         self.result.update(status="absent")
@@ -363,8 +364,10 @@ class HelmReleaseManager:
             self.result.update(release_result(release))
             after_manifest = release["manifest"] if release else ""
         if self.module._diff:
-            self.result["diff"] = [self.values_diff(before_values, values),
-                                   self.manifest_diff(before_manifest, after_manifest)]
+            # The headers name both charts: not every chart labels its objects with its version.
+            charts = (chart_label(current), "%s-%s" % (chart["name"], chart["version"]))
+            self.result["diff"] = [self.values_diff(before_values, values, charts),
+                                   self.manifest_diff(before_manifest, after_manifest, charts)]
         return self.result
 
     def dry_run(self, action, chart, values, major):
@@ -408,15 +411,15 @@ class HelmReleaseManager:
         rc, out, err = self.helm.run(args, data=json.dumps(values))
         return self.helm.parse_json(out, args)
 
-    def values_diff(self, before, after):
-        return {"before_header": "%s/%s values (helm)" % (self.namespace, self.name),
-                "after_header": "%s/%s values (wanted)" % (self.namespace, self.name),
+    def values_diff(self, before, after, charts):
+        return {"before_header": "%s/%s values (helm, %s)" % (self.namespace, self.name, charts[0]),
+                "after_header": "%s/%s values (wanted, %s)" % (self.namespace, self.name, charts[1]),
                 "before": self.helm.redact(yaml_dump(mask_values(before))) if before else "",
                 "after": self.helm.redact(yaml_dump(mask_values(after))) if after else ""}
 
-    def manifest_diff(self, before, after):
-        return {"before_header": "%s/%s manifest (deployed)" % (self.namespace, self.name),
-                "after_header": "%s/%s manifest (rendered)" % (self.namespace, self.name),
+    def manifest_diff(self, before, after, charts):
+        return {"before_header": "%s/%s manifest (deployed, %s)" % (self.namespace, self.name, charts[0]),
+                "after_header": "%s/%s manifest (rendered, %s)" % (self.namespace, self.name, charts[1]),
                 "before": self.render_manifest(before), "after": self.render_manifest(after)}
 
     def render_manifest(self, text):
@@ -429,6 +432,13 @@ class HelmReleaseManager:
 
 
 FEATURES = (("take_ownership", (3, 17, 0)), ("skip_schema_validation", (3, 16, 0)))
+
+
+def chart_label(release):
+    """'drill-0.7.2' for a release, 'none' when there is none."""
+    if not release or not release.get("chart_name"):
+        return "none"
+    return "%s-%s" % (release["chart_name"], release.get("chart_version"))
 
 
 def main():
