@@ -60,6 +60,19 @@ NODE_COUNT = int(os.environ.get("MAGASIN_CLUSTER_NODES", "3"))
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.1/16"
 
+# kwok's debugging resources, served by its kubelet endpoint (--enable-crds): the
+# rules that turn `kubectl port-forward`, `logs` and `exec` on a pod into a
+# connection to a local address, a local log file, or a local command. Their
+# CRDs ship in kwok's module (kustomize/crd/bases) and are installed by `up`.
+KWOK_CRDS = {
+    "PortForward": "portforwards",
+    "ClusterPortForward": "clusterportforwards",
+    "Logs": "logs",
+    "ClusterLogs": "clusterlogs",
+    "Exec": "execs",
+    "ClusterExec": "clusterexecs",
+}
+
 UP_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
 
@@ -315,6 +328,7 @@ def components(bins: Path) -> list[Component]:
                 f"--server-address=127.0.0.1:{p['kwok']}",
                 f"--tls-cert-file={pki('kwok-serving.crt')}",
                 f"--tls-private-key-file={pki('kwok-serving.key')}",
+                "--enable-crds=" + ",".join(KWOK_CRDS),
             ],
             f"https://127.0.0.1:{p['kwok']}/healthz",
         ),
@@ -456,6 +470,46 @@ def https_get(url: str, ctx: ssl.SSLContext, timeout: float = 2.0) -> tuple[int,
         return 0, b""
 
 
+def api_create(path: str, body: bytes, ctx: ssl.SSLContext, content_type: str = "application/yaml") -> None:
+    """POST an object (the API server decodes YAML itself); an existing one is left alone."""
+    url = f"https://127.0.0.1:{PORTS['kube-apiserver']}{path}"
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            resp.read()
+    except urllib.error.HTTPError as err:
+        if err.code != 409:
+            raise HarnessError(f"POST {path} failed: HTTP {err.code}: {err.read().decode(errors='replace')[:500]}") from err
+
+
+def kwok_crd_dir() -> Path:
+    """kwok's CRDs in the Go module cache (the build downloaded the module)."""
+    res = subprocess.run([go_bin(), "env", "GOMODCACHE"], cwd=MODULE_DIR, env=go_env(), capture_output=True, text=True, check=False)
+    path = Path(res.stdout.strip()) / f"sigs.k8s.io/kwok@{KWOK_VERSION}" / "kustomize" / "crd" / "bases"
+    if res.returncode != 0 or not path.is_dir():
+        raise HarnessError(f"kwok's CRDs are not in the Go module cache ({path}); run `go mod download sigs.k8s.io/kwok` in {MODULE_DIR}")
+    return path
+
+
+def install_kwok_crds(ctx: ssl.SSLContext) -> list[str]:
+    crd_dir = kwok_crd_dir()
+    names = []
+    for plural in KWOK_CRDS.values():
+        body = (crd_dir / f"kwok.x-k8s.io_{plural}.yaml").read_text().removeprefix("---\n")
+        api_create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body.encode(), ctx)
+        names.append(f"{plural}.kwok.x-k8s.io")
+    return names
+
+
+def crds_established(names: list[str], ctx: ssl.SSLContext) -> bool:
+    for name in names:
+        crd = api_json(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}", ctx) or {}
+        conds = crd.get("status", {}).get("conditions", [])
+        if not any(c["type"] == "Established" and c["status"] == "True" for c in conds):
+            return False
+    return True
+
+
 def health_ok(comp: Component, ctx: ssl.SSLContext, etcd_ctx: ssl.SSLContext) -> bool:
     if comp.health is None:
         return True
@@ -577,6 +631,9 @@ def up() -> int:
         # within seconds, so the rest starts once the API server is ready.
         launch(["etcd", "kube-apiserver"])
         wait("kube-apiserver ready", lambda: health_ok(comps["kube-apiserver"], ctx, etcd_ctx))
+        # kwok watches its debugging rules from start: their CRDs come first.
+        crds = install_kwok_crds(ctx)
+        wait("kwok's port-forward, logs and exec CRDs established", lambda: crds_established(crds, ctx))
         launch(["kube-controller-manager", "kube-scheduler", "kwok", "provisioner"])
         run_helper([helper, "bootstrap", f"-kubeconfig={KUBECONFIG}", f"-nodes={NODE_COUNT}"])
         for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
