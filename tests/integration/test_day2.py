@@ -11,13 +11,18 @@ deleted Service.
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
-from realms import leaks, namespaces, secret_strings
+from kwok_debug import applied, cluster_rules, http_server
+from realms import REPO_ROOT, VENV_BIN, leaks, namespaces, secret_strings
 
 REALM = "day2"
 NS = namespaces(REALM)
@@ -113,3 +118,89 @@ def test_status_names_a_pending_pod_and_a_deleted_service(realm, site_dir, clust
                        input=json.dumps(service), text=True, check=True, capture_output=True)
     run, _ = status(site_dir, tmp_path)
     assert run.rc == 0, run.output[-3000:]
+
+
+# --------------------------------------------------------------------------- ui.yml
+
+UI = ["minio", "minio-api", "drill", "dagster", "daskhub", "superset"]
+URL_RE = re.compile(r"^\s*-?\s*'?(\S+)\s+(http://127\.0\.0\.1:(\d+)(\S*)) -> service (\S+)", re.MULTILINE)
+
+
+def operator_made(ns: str) -> list[dict]:
+    """What the MinIO operator would create for the Tenant (it does not run on kwok): a pool pod and the
+    `minio` (S3) and `<tenant>-console` Services. Only these stand in for the operator; the forward is real."""
+    labels = {"v1.min.io/tenant": "myminio"}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "myminio-pool-0-0", "namespace": ns, "labels": labels},
+           "spec": {"containers": [{"name": "minio", "image": "quay.io/minio/minio",
+                                    "ports": [{"containerPort": 9000}, {"containerPort": 9090}]}]}}
+    services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+                 "spec": {"selector": labels, "ports": [{"port": port, "targetPort": target}]}}
+                for name, port, target in (("minio", 80, 9000), ("myminio-console", 9090, 9090))]
+    return [pod, *services]
+
+
+def listeners() -> str:
+    return subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
+
+
+def forwards_of_realm() -> list[str]:
+    """kubectl port-forward processes into the realm's namespaces, wherever they came from."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"port-forward" in argv and any(a.startswith(REALM.encode() + b"-") for a in argv):
+                found.append(b" ".join(argv).decode())
+    return found
+
+
+def test_ui_forwards_every_ui_to_127_0_0_1_and_leaves_nothing(realm, site_dir, cluster, tmp_path):
+    kubectl = [str(cluster.kubectl_bin), f"--kubeconfig={cluster.kubeconfig}"]
+    with http_server("behind-the-realm") as server, \
+            applied(kubectl, operator_made(NS["tenant"])), \
+            applied(kubectl, cluster_rules(f"{REALM}-ui", list(NS.values()), port=server.server_address[1])):
+        cluster.kubectl("-n", NS["tenant"], "wait", "--for=condition=Ready", "pod/myminio-pool-0-0", "--timeout=60s")
+        extra = {"magasin_realm": REALM, "component": UI, "magasin_ui_duration": 25,
+                 "magasin_kubeconfig": str(cluster.kubeconfig), "magasin_charts_dir": ""}
+        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                   PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", "inventories/local", "playbooks/ui.yml",
+                                 "--extra-vars", json.dumps(extra)], cwd=REPO_ROOT, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output = ""
+        try:
+            for line in proc.stdout:
+                output += line
+                if "Ctrl-C stops every forward" in line:
+                    break
+            urls = {m.group(1): (m.group(2), int(m.group(3)), m.group(4)) for m in URL_RE.finditer(output)}
+            assert sorted(urls) == sorted(UI), output
+            # The URLs are printed just before the task that holds them starts listening on those ports.
+            until(lambda: all(f"127.0.0.1:{port} " in listeners() for _, port, _ in urls.values()), timeout=30)
+            listening = listeners()
+            for key, (url, port, path) in urls.items():
+                with urllib.request.urlopen(url, timeout=10) as resp:
+                    body = json.loads(resp.read())
+                assert body == {"served_by": "behind-the-realm", "path": path}, key
+                sockets = [ln.split()[3] for ln in listening.splitlines() if ln.split()[3].endswith(f":{port}")]
+                assert sockets == [f"127.0.0.1:{port}"], (key, sockets)
+            assert "Secret magasin-superset-credentials" in output
+            assert leaks(output, realm["strings"]) == []
+        finally:
+            rest, _ = proc.communicate(timeout=120)
+            output += rest
+        assert proc.returncode == 0, output[-4000:]
+    assert forwards_of_realm() == []
+    for _, port, _ in urls.values():
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+
+
+def test_ui_refuses_every_interface_unless_asked(realm, site_dir):
+    run = site_dir("playbooks/ui.yml", {"magasin_realm": REALM, "component": "drill", "magasin_ui_address": "0.0.0.0",
+                                        "magasin_ui_duration": 0})
+    assert run.rc != 0 and "address 0.0.0.0 listens on every interface" in run.output
+    assert forwards_of_realm() == []
