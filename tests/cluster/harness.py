@@ -538,10 +538,43 @@ def ready_nodes(ctx: ssl.SSLContext) -> list[str]:
 # --------------------------------------------------------------------------- commands
 
 
-def fingerprint(bins: Path) -> str:
+def fingerprint(bins: Path, without_kwok_crds: bool = False) -> str:
     """What a running cluster must match to be reused: binaries, flags, node count."""
-    config = [c.argv for c in components(bins)] + [NODE_COUNT]
-    return hashlib.sha256(json.dumps(config).encode()).hexdigest()[:16]
+    argvs = [c.argv for c in components(bins)]
+    if without_kwok_crds:
+        argvs = [[a for a in argv if not a.startswith("--enable-crds=")] for argv in argvs]
+    return hashlib.sha256(json.dumps(argvs + [NODE_COUNT]).encode()).hexdigest()[:16]
+
+
+def upgrade_kwok_in_place(bins: Path) -> bool:
+    """A healthy cluster started before kwok served port-forward/logs/exec (the same binaries and
+    flags but --enable-crds) gets the CRDs and a restarted kwok; every object is kept, since kwok
+    holds no state (others' realms on a shared cluster survive). False when that is not the case."""
+    state = read_state()
+    procs = state.get("processes", {})
+    if not procs or state.get("fingerprint") != fingerprint(bins, without_kwok_crds=True):
+        return False
+    if not all(alive(p["pid"], p["argv0"]) for p in procs.values()):
+        return False
+    ctx = tls_context("admin")
+    kwok = {c.name: c for c in components(bins)}["kwok"]
+    crds = install_kwok_crds(ctx)
+    deadline = time.monotonic() + 60
+    while not crds_established(crds, ctx):
+        if time.monotonic() > deadline:
+            raise HarnessError("kwok's CRDs were not established within 60s")
+        time.sleep(0.2)
+    stop_pids([procs["kwok"]["pid"]])
+    child = start(kwok)
+    state["processes"]["kwok"] = {"pid": child.pid, "argv0": kwok.argv[0]}
+    state["fingerprint"] = fingerprint(bins)
+    write_state(state)
+    while not health_ok(kwok, ctx, ctx):
+        if child.poll() is not None or time.monotonic() > deadline:
+            raise HarnessError(f"kwok did not come back; see {STATE_DIR / 'logs' / 'kwok.log'}")
+        time.sleep(0.2)
+    log("kwok restarted in place with --enable-crds (port-forward, logs, exec); every object kept")
+    return True
 
 
 def healthy(bins: Path) -> bool:
@@ -582,6 +615,9 @@ def up() -> int:
     wanted = bin_dir()
     if healthy(wanted):
         log(f"reusing the healthy cluster in {STATE_DIR} (checked in {time.monotonic() - t0:.1f}s)")
+        log(f"KUBECONFIG={KUBECONFIG}")
+        return 0
+    if STATE_DIR.exists() and upgrade_kwok_in_place(wanted) and healthy(wanted):
         log(f"KUBECONFIG={KUBECONFIG}")
         return 0
     if STATE_DIR.exists():
