@@ -19,7 +19,7 @@ from realms import leaks, secret_strings
 # A credential-looking assignment with a value that is neither masked nor a reference: what a diff must never show.
 CLEAR_CREDENTIAL_RE = re.compile(
     r"""(?im)^[+\- ]?\s*["']?[\w.-]*(?:password|secret[_-]?key|secretkey|api[_-]?token|auth[_-]?token|secret_access_key)"""
-    r"""["']?\s*[:=]\s*["']?(?![*]|\$|os\.|<|\{\{|VALUE_SPECIFIED|set-in-)[A-Za-z0-9+/=_-]{12,}""")
+    r"""["']?\s*[:=]\s*["']?(?![*]|\$|os\.|<|\{\{|VALUE_SPECIFIED|[A-Za-z]+(?:[_-][A-Za-z]+)+\b)[A-Za-z0-9+/=_-]{12,}""")
 
 
 def test_check_mode_on_a_fresh_realm_changes_nothing(cluster, site_repo):

@@ -36,7 +36,7 @@ def test_fresh_realm_converges_and_then_changes_nothing(default_realm: dict, clu
     assert second.changed == 0, second.output[-6000:]
     assert third.changed == 0, third.output[-6000:]
     for component in COMPONENTS:
-        assert re.search(rf"^\s*{component}\s+\S+\s+magasin-\S+\s+\S+\s+deployed", second.output, re.MULTILINE), \
+        assert re.search(rf"^\s*(?:-\s+)?{component}\s+\S+\s+magasin-\S+\s+\S+\s+deployed", second.output, re.MULTILINE), \
             f"{component} is not in the summary:\n{second.output[-3000:]}"
     ns = default_realm["namespaces"]
     releases = {(r["namespace"], r["chart"]): r for r in cluster.releases()}

@@ -14,23 +14,25 @@ from __future__ import annotations
 import re
 
 import pytest
-from realms import PINS, PREVIOUS, SECRET_KEY_RE, namespaces, wiring_problems
+from realms import NAME_RE, PINS, PREVIOUS, SECRET_KEY_RE, namespaces, wiring_problems
 
 REALM = "upg"
 OLD = {f"{chart}_chart_version": version for chart, version in PREVIOUS.items()}
 
 
 def credentials(cluster) -> dict[str, str]:
-    """Secrets the collection owns (not rendered by helm), whole; and single-line credential-looking keys of the
-    charts' own Secrets (JupyterHub's generated tokens, a chart-generated database password)."""
+    """Secrets the collection owns (not rendered by helm), whole; and the single-line credential-looking values of
+    the charts' own Secrets (JupyterHub's generated tokens, a chart-generated database password), placeholders
+    such as superset 0.12.6's `set-in-magasin-superset-env` and blanks left out."""
     out = {}
     for ns in cluster.realm_namespaces(REALM):
         for item in cluster.items("secrets", ns):
             if item.get("type") in ("helm.sh/release.v1", "kubernetes.io/service-account-token"):
                 continue
-            by_helm = (item["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") == "Helm"
+            by_helm = "meta.helm.sh/release-name" in (item["metadata"].get("annotations") or {})
             for key, value in cluster.secret(ns, item["metadata"]["name"]).items():
-                if not by_helm or (SECRET_KEY_RE.search(key) and "\n" not in value.strip()):
+                credential = SECRET_KEY_RE.search(key) and "\n" not in value.strip() and value and not NAME_RE.match(value)
+                if not by_helm or credential:
                     out[f"{ns}/{item['metadata']['name']}/{key}"] = value
     return out
 

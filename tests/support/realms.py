@@ -237,8 +237,9 @@ def leaks(text: str, values: list[str]) -> list[str]:
 
 
 SECRET_KEY_RE = re.compile(r"(?i)pass|secret|token|cookie|crypt|auth|key")
-# Dash-joined lowercase words are names and placeholders (set-in-magasin-superset-env), not credentials.
-NAME_RE = re.compile(r"^[a-z]+(?:-[a-z]+)+$")
+# Words joined by dashes or underscores are names, keys and placeholders (set-in-magasin-superset-env,
+# AWS_ACCESS_KEY_ID, get_secret_value), not credentials.
+NAME_RE = re.compile(r"^[A-Za-z]+(?:[_-][A-Za-z]+)+$")
 ASSIGNMENT_RE = re.compile(r"""(?im)\b[\w.-]*(?:pass|secret|token|key)[\w.-]*["']?[ \t]*[=:][ \t]*["']?([^"'\s,}]{8,})""")
 
 
