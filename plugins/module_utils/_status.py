@@ -178,7 +178,7 @@ def warning_events(objects, kind, namespace, name):
                 ev.get("reason"), (ev.get("message") or "").strip())))
     found.sort()
     seen, out = set(), []
-    for _, text in reversed(found):
+    for _when, text in reversed(found):
         if text not in seen:
             seen.add(text)
             out.append(text)
@@ -277,8 +277,8 @@ def report(realm, components, objects, releases, secret_keys, manifests, loader)
 
 def table(status):
     """The report as lines for people."""
-    lines = ["Realm %s: %s" % (status["realm"], "ready" if status["ready"] else
-                                "NOT READY (%s)" % ", ".join(status["not_ready"]))]
+    state = "ready" if status["ready"] else "NOT READY (%s)" % ", ".join(status["not_ready"])
+    lines = ["Realm %s: %s" % (status["realm"], state)]
     fmt = "%-9s %-34s %-18s %-9s %s"
     lines += ["", fmt % ("COMPONENT", "RELEASE", "CHART", "STATUS", "READY")]
     for component, entry in status["components"].items():

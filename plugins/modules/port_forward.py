@@ -152,7 +152,7 @@ class PortForwardManager:
         self.procs.append(proc)
         deadline = time.monotonic() + self.params["start_timeout"]
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            ready = select.select([proc.stdout], [], [], 0.5)[0]
             if ready:
                 line = proc.stdout.readline()
                 found = _ui.parse_forwarding(line)
@@ -208,6 +208,10 @@ class PortForwardManager:
                 "held": round(time.monotonic() - started, 1)}
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt()
+
+
 def main():
     module = AnsibleModule(
         argument_spec=connection_args(
@@ -225,7 +229,7 @@ def main():
     )
     manager = PortForwardManager(module)
     # SIGTERM (a cancelled AWX job) ends the hold like Ctrl-C does; the finally clause stops the children.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         module.exit_json(**manager.run())
     except KeyboardInterrupt:

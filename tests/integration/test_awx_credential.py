@@ -79,8 +79,8 @@ def decoy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Decoy, Pat
     path = tmp_path_factory.mktemp("decoy") / "kubeconfig"
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "decoy",
-        "clusters": [{"name": "decoy", "cluster": {"server": f"https://127.0.0.1:{listener.port}",
-                                                    "insecure-skip-tls-verify": True}}],
+        "clusters": [{"name": "decoy",
+                      "cluster": {"server": f"https://127.0.0.1:{listener.port}", "insecure-skip-tls-verify": True}}],
         "users": [{"name": "decoy", "user": {"token": "decoy-token-not-a-secret"}}],
         "contexts": [{"name": "decoy", "context": {"cluster": "decoy", "user": "decoy"}}],
     }))
@@ -108,8 +108,10 @@ def awx_credential(cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     assert token
 
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    context = next(c["context"] for c in admin["contexts"] if c["name"] == admin["current-context"])
-    server = next(c["cluster"] for c in admin["clusters"] if c["name"] == context["cluster"])
+    context = next((c["context"] for c in admin["contexts"] if c["name"] == admin["current-context"]), None)
+    assert context, "the admin kubeconfig has no current context"
+    server = next((c["cluster"] for c in admin["clusters"] if c["name"] == context["cluster"]), None)
+    assert server, "the admin kubeconfig has no cluster for its context"
     ca = tmp_path_factory.mktemp("awx") / "ca.crt"
     if "certificate-authority-data" in server:
         ca.write_bytes(base64.b64decode(server["certificate-authority-data"]))
@@ -162,7 +164,7 @@ def test_converges_with_the_awx_credential_only(awx_realm: dict):
     deployed = {(r["namespace"], r["chart"]) for r in awx_realm["releases"] if r["status"] == "deployed"}
     for chart, version in PINS.items():
         if chart == "operator":  # the cluster's one MinIO operator, maybe another realm's
-            assert any(c == f"operator-{version}" for _, c in deployed), sorted(deployed)
+            assert any(d[1] == f"operator-{version}" for d in deployed), sorted(deployed)
             continue
         assert (ns[chart], f"{chart}-{version}") in deployed, f"{chart} {version} not deployed in {ns[chart]}"
 

@@ -98,7 +98,7 @@ def test_status_names_a_pending_pod_and_a_deleted_service(realm, site_dir, clust
         assert "Deployment day2-superset/superset" in problem and "Unschedulable" in problem, problem
         assert "superset not ready" in run.output and "didn't match Pod's node affinity/selector" in run.output
 
-        warned, _ = status(site_dir, tmp_path, magasin_status_warn_only=True)
+        warned = status(site_dir, tmp_path, magasin_status_warn_only=True)[0]
         assert warned.rc == 0 and "WARNING: not ready: superset" in warned.output
     finally:
         cluster.kubectl("-n", ns, "rollout", "undo", "deployment/superset")
@@ -116,7 +116,7 @@ def test_status_names_a_pending_pod_and_a_deleted_service(realm, site_dir, clust
     finally:
         subprocess.run([str(cluster.kubectl_bin), f"--kubeconfig={cluster.kubeconfig}", "-n", ns, "create", "-f", "-"],
                        input=json.dumps(service), text=True, check=True, capture_output=True)
-    run, _ = status(site_dir, tmp_path)
+    run = status(site_dir, tmp_path)[0]
     assert run.rc == 0, run.output[-3000:]
 
 
@@ -179,7 +179,7 @@ def test_ui_forwards_every_ui_to_127_0_0_1_and_leaves_nothing(realm, site_dir, c
             urls = {m.group(1): (m.group(2), int(m.group(3)), m.group(4)) for m in URL_RE.finditer(output)}
             assert sorted(urls) == sorted(UI), output
             # The URLs are printed just before the task that holds them starts listening on those ports.
-            until(lambda: all(f"127.0.0.1:{port} " in listeners() for _, port, _ in urls.values()), timeout=30)
+            until(lambda: all(f"127.0.0.1:{port} " in listeners() for _url, port, _path in urls.values()), timeout=30)
             listening = listeners()
             for key, (url, port, path) in urls.items():
                 with urllib.request.urlopen(url, timeout=10) as resp:
@@ -190,11 +190,11 @@ def test_ui_forwards_every_ui_to_127_0_0_1_and_leaves_nothing(realm, site_dir, c
             assert "Secret magasin-superset-credentials" in output
             assert leaks(output, realm["strings"]) == []
         finally:
-            rest, _ = proc.communicate(timeout=120)
+            rest = proc.communicate(timeout=120)[0]
             output += rest
         assert proc.returncode == 0, output[-4000:]
     assert forwards_of_realm() == []
-    for _, port, _ in urls.values():
+    for _url, port, _path in urls.values():
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
 

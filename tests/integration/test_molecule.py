@@ -66,12 +66,12 @@ def test_molecule_scenario(scenario: str, kubeconfig: Path, helm_bin: Path, char
     print(f"[molecule] {time.monotonic() - started:6.0f}s rc={proc.returncode} {scenario} helm{major}")
     assert proc.returncode == 0, f"{log}:\n{output[-12000:]}"
     recaps = step_recaps(output)
-    steps = [step for step, _ in recaps]
+    steps = [recap[0] for recap in recaps]
     if scenario == "default":
         assert steps == ["verify"], output[-12000:]
         return
     assert steps == ["cleanup", "check", "converge", "idempotence", "check", "verify", "cleanup"], output[-12000:]
-    changed = dict(zip(["cleanup", "check", "converge", "idempotence", "check_again", "verify"], [c for _, c in recaps], strict=False))
+    changed = dict(zip(["cleanup", "check", "converge", "idempotence", "check_again", "verify"], [recap[1] for recap in recaps], strict=False))
     assert changed["check"] > 0, "check mode on the fresh realm predicted no change"
     assert changed["converge"] > 0
     assert changed["idempotence"] == 0

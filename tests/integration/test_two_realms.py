@@ -80,8 +80,8 @@ def test_the_shared_operator_does_not_move(two_realms: dict):
     ops = two_realms["operators"]
     assert ("second", "duo-b") in ops, "an earlier run failed"
     # One operator served both realms, deployed throughout, and neither second run upgraded it.
-    assert len({(ns, name) for ns, name, _, _ in ops.values()}) == 1, ops
-    assert {status for _, _, _, status in ops.values()} == {"deployed"}, ops
+    assert len({op[:2] for op in ops.values()}) == 1, ops
+    assert {op[3] for op in ops.values()} == {"deployed"}, ops
     assert ops[("first", "duo-b")][2] == ops[("second", "duo-a")][2] == ops[("second", "duo-b")][2], ops
 
 

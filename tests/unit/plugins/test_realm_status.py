@@ -137,8 +137,8 @@ def test_stuck_rollout_with_old_pod_still_available():
 
 def test_endpoint_urls_by_port_name():
     svc = dict(SVC, spec={"ports": [{"name": "tcp-postgresql", "port": 5432}, {"name": "https", "port": 4223}]})
-    assert [e["url"] for e in s.endpoints([svc])] == ["superset.magasin-superset.svc.cluster.local:5432",
-                                                     "https://superset.magasin-superset.svc.cluster.local:4223"]
+    assert [e["url"] for e in s.endpoints([svc])] == [
+        "superset.magasin-superset.svc.cluster.local:5432", "https://superset.magasin-superset.svc.cluster.local:4223"]
 
 
 def test_shared_operator_of_another_realm_is_reported_under_minio():
