@@ -122,7 +122,7 @@ def serve(directory: Path, port: int, host: str = LOOPBACK) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_pkg = sub.add_parser("package", help="helm package every chart and write index.yaml")
     p_pkg.add_argument("--out", required=True, type=Path)

@@ -343,7 +343,7 @@ def public_defaults_found(objects: list[dict], adopted: dict[str, str] | None = 
             bad.append(f"{where}: --password admin (superset's admin/admin)")
         values = []
         if obj["kind"] == "Secret":
-            values = [(k, v) for k, v in (obj.get("data") or {}).items()]
+            values = list((obj.get("data") or {}).items())
         for container in containers(obj):
             values += [(e["name"], e["value"]) for e in container.get("env") or [] if "value" in e]
         for key, value in values:
