@@ -13,11 +13,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import ctypes
 import json
+import os
+import signal
+import subprocess
 
 from ansible.module_utils.common.text.converters import to_text
 
 from ._redact import redact_text
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class CliError(Exception):
@@ -68,6 +80,17 @@ class CliClient:
             raise CliError(self.error_message(err, out), cmd=cmd, rc=rc,
                            stdout=self.redact(out), stderr=self.redact(err))
         return rc, out, err
+
+    def spawn(self, args):
+        """Start the tool to run on beside the module (a port-forward held for a while); the caller reads its
+        output and stops it. It gets SIGTERM when the module's process dies, so no port stays open behind a
+        killed module. ``run`` cannot do this: it waits for the process to end."""
+        cmd = self.base_args() + list(args)
+        self.calls.append(cmd)
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                env=dict(os.environ, **self.environ), universal_newlines=True,
+                                # Only prctl runs between fork and exec (no lock is taken there).
+                                preexec_fn=_die_with_parent)  # noqa: PLW1509
 
     def run_json(self, args, data=None):
         rc, out, err = self.run(args, data=data)

@@ -105,9 +105,6 @@ held:
   type: float
 """
 
-import contextlib
-import ctypes
-import os
 import select
 import signal
 import subprocess
@@ -118,14 +115,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.magasin.platform.plugins.module_utils import _ui
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
 from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient
-
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent():
-    # A kubectl whose module was killed (SIGKILL, a lost worker) must not keep a port open.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _drain(stream):
@@ -142,13 +131,9 @@ class PortForwardManager:
 
     def start(self, target):
         address = self.params["address"]
-        argv = self.kubectl.base_args() + _ui.port_forward_args(
-            target, address, (self.params["local_ports"] or {}).get(target["key"], 0))
-        env = dict(os.environ, **self.kubectl.environ)
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                env=env, universal_newlines=True,
-                                # Only prctl runs between fork and exec (no lock is taken there).
-                                preexec_fn=_die_with_parent)  # noqa: PLW1509
+        args = _ui.port_forward_args(target, address, (self.params["local_ports"] or {}).get(target["key"], 0))
+        argv = self.kubectl.base_args() + args
+        proc = self.kubectl.spawn(args)
         self.procs.append(proc)
         deadline = time.monotonic() + self.params["start_timeout"]
         while time.monotonic() < deadline:
