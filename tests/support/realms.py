@@ -237,9 +237,9 @@ def leaks(text: str, values: list[str]) -> list[str]:
 
 
 SECRET_KEY_RE = re.compile(r"(?i)pass|secret|token|cookie|crypt|auth|key")
-# Words joined by dashes or underscores are names, keys and placeholders (set-in-magasin-superset-env,
-# AWS_ACCESS_KEY_ID, get_secret_value), not credentials.
-NAME_RE = re.compile(r"^[A-Za-z]+(?:[_-][A-Za-z]+)+$")
+# Words (letters, then perhaps digits) joined by - _ . / are names, keys and placeholders
+# (set-in-magasin-superset-env, AWS_ENDPOINT_URL_S3, get_secret_value, hub.jupyter.org/dedicated), not credentials.
+NAME_RE = re.compile(r"^[A-Za-z]+[0-9]*(?:[_./-](?:[A-Za-z]+[0-9]*)?)+$")
 ASSIGNMENT_RE = re.compile(r"""(?im)\b[\w.-]*(?:pass|secret|token|key)[\w.-]*["']?[ \t]*[=:][ \t]*["']?([^"'\s,}]{8,})""")
 
 
