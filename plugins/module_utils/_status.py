@@ -13,8 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from concurrent.futures import ThreadPoolExecutor
+
 from . import _values
-from ._kubectl import readiness
+from ._helm import list_all_args, parse_releases
+from ._kubectl import list_items, readiness
 from ._realm import COMPONENTS, realm_names
 
 # The kinds of the one `kubectl get` over all namespaces (the realm's are picked after).
@@ -32,6 +35,7 @@ SECRET_KEYS_TEMPLATE = ('{{range .items}}{{.metadata.namespace}}/{{.metadata.nam
                         '{{range $k, $v := .data}}{{$k}},{{end}}{{"\\n"}}{{end}}')
 MAX_EVENTS = 3
 OPERATOR_CHART = "operator"
+MAX_THREADS = 4
 
 
 def component_namespaces(realm, components=COMPONENTS):
@@ -302,3 +306,25 @@ def table(status):
         lines += ["", "NOT READY"]
         lines += ["%-9s %s" % (c, p) for c, p in problems]
     return lines
+
+
+def collect(kubectl, helm, realm, components, loader):
+    """Read the realm and report it: (report, the objects of its namespaces and of the shared operator's,
+    its releases {"<ns>/<name>": entry}). Two kubectl processes, one helm list, one helm get manifest per
+    release, run concurrently."""
+    components = [c for c in COMPONENTS if c in components]
+    namespaces = set(ns for nss in component_namespaces(realm, components).values() for ns in nss)
+    with ThreadPoolExecutor(max_workers=MAX_THREADS) as pool:
+        objects = pool.submit(kubectl.run_json, objects_args())
+        secrets = pool.submit(kubectl.run, secrets_args())
+        releases = dict((key, rel) for key, rel in parse_releases(helm.run_json(list_all_args()) or []).items()
+                        if key.split("/", 1)[0] in namespaces or rel["chart_name"] == OPERATOR_CHART)
+        manifests = dict((key, pool.submit(helm.run, manifest_args(*reversed(key.split("/", 1)))))
+                         for key in releases)
+        # The objects of the realm's namespaces and of the shared operator's, wherever it is.
+        wanted = namespaces | set(key.split("/", 1)[0] for key in releases)
+        items = [o for o in list_items(objects.result())
+                 if (o.get("metadata") or {}).get("namespace") in wanted]
+        secret_keys = parse_secret_keys(secrets.result()[1])
+        texts = dict((key, future.result()[1]) for key, future in manifests.items())
+    return report(realm, components, items, releases, secret_keys, texts, loader), items, releases

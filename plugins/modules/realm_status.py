@@ -102,22 +102,18 @@ table:
   elements: str
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.magasin.platform.plugins.module_utils import _status
 from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
-from ansible_collections.magasin.platform.plugins.module_utils._helm import HelmClient, list_all_args, parse_releases
-from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient, list_items
+from ansible_collections.magasin.platform.plugins.module_utils._helm import HelmClient
+from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient
 from ansible_collections.magasin.platform.plugins.module_utils._realm import COMPONENTS
 
 try:
     import yaml
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     yaml = None
-
-MAX_THREADS = 4
 
 
 class RealmStatusManager:
@@ -129,23 +125,8 @@ class RealmStatusManager:
         self.helm = HelmClient(module, connection)
 
     def run(self):
-        realm = self.params["realm"]
-        components = [c for c in COMPONENTS if c in self.params["components"]]
-        namespaces = set(ns for nss in _status.component_namespaces(realm, components).values() for ns in nss)
-        with ThreadPoolExecutor(max_workers=MAX_THREADS) as pool:
-            objects = pool.submit(self.kubectl.run_json, _status.objects_args())
-            secrets = pool.submit(self.kubectl.run, _status.secrets_args())
-            releases = dict((key, rel) for key, rel in parse_releases(self.helm.run_json(list_all_args()) or []).items()
-                            if key.split("/", 1)[0] in namespaces or rel["chart_name"] == _status.OPERATOR_CHART)
-            manifests = dict((key, pool.submit(self.helm.run, _status.manifest_args(*reversed(key.split("/", 1)))))
-                             for key in releases)
-            # The objects of the realm's namespaces and of the shared operator's, wherever it is.
-            wanted = namespaces | set(key.split("/", 1)[0] for key in releases)
-            items = [o for o in list_items(objects.result())
-                     if (o.get("metadata") or {}).get("namespace") in wanted]
-            secret_keys = _status.parse_secret_keys(secrets.result()[1])
-            texts = dict((key, future.result()[1]) for key, future in manifests.items())
-        result = _status.report(realm, components, items, releases, secret_keys, texts, yaml.safe_load_all)
+        result = _status.collect(self.kubectl, self.helm, self.params["realm"], self.params["components"],
+                                 yaml.safe_load_all)[0]
         result["table"] = _status.table(result)
         result["changed"] = False
         return result
