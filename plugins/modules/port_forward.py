@@ -105,21 +105,14 @@ held:
   type: float
 """
 
-import select
 import signal
-import subprocess
-import threading
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.magasin.platform.plugins.module_utils import _ui
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
+from ansible_collections.magasin.platform.plugins.module_utils._forward import ForwardError, Forwards
 from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient
-
-
-def _drain(stream):
-    for _line in iter(stream.readline, ""):
-        pass
 
 
 class PortForwardManager:
@@ -127,45 +120,6 @@ class PortForwardManager:
         self.module = module
         self.params = module.params
         self.kubectl = KubectlClient(module, Connection(module))
-        self.procs = []
-
-    def start(self, target):
-        address = self.params["address"]
-        args = _ui.port_forward_args(target, address, (self.params["local_ports"] or {}).get(target["key"], 0))
-        argv = self.kubectl.base_args() + args
-        proc = self.kubectl.spawn(args)
-        self.procs.append(proc)
-        deadline = time.monotonic() + self.params["start_timeout"]
-        while time.monotonic() < deadline:
-            ready = select.select([proc.stdout], [], [], 0.5)[0]
-            if ready:
-                line = proc.stdout.readline()
-                found = _ui.parse_forwarding(line)
-                if found:
-                    threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
-                    threading.Thread(target=_drain, args=(proc.stderr,), daemon=True).start()
-                    return found[1]
-                if line == "":
-                    break
-            if proc.poll() is not None:
-                break
-        err = proc.stderr.read() if proc.poll() is not None else "no listener after %ss" % self.params["start_timeout"]
-        self.stop()
-        self.module.fail_json(msg="port-forward to service %s in %s (%s) failed: %s" % (
-            target["service"], target["namespace"], target["key"], self.kubectl.redact(err).strip()),
-            command=argv)
-
-    def stop(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.procs = []
 
     def run(self):
         problem = _ui.address_problem(self.params["address"], self.params["allow_all_interfaces"])
@@ -173,22 +127,24 @@ class PortForwardManager:
             self.module.fail_json(msg=problem)
         forwards = []
         started = time.monotonic()
-        try:
+        with Forwards(self.kubectl, self.params["start_timeout"]) as held:
             for target in _ui.targets(self.params["realm"], self.params["components"], self.params["tenant_name"],
                                       self.params["superset_admin_user"]):
-                port = self.start(target)
+                try:
+                    port = held.start(target, self.params["address"],
+                                      (self.params["local_ports"] or {}).get(target["key"], 0))
+                except ForwardError as exc:
+                    self.module.fail_json(msg=exc.msg, command=exc.cmd)
                 forwards.append(dict(target, address=self.params["address"], local_port=port,
                                      url=_ui.url(target, self.params["address"], port)))
             started = time.monotonic()
             deadline = started + self.params["duration"]
             while time.monotonic() < deadline:
-                gone = [p for p in self.procs if p.poll() is not None]
+                gone = held.gone()
                 if gone:
                     self.module.fail_json(msg="a port-forward stopped early (exit %s): %s" % (
                         gone[0].returncode, " ".join(gone[0].args[-2:])), forwards=forwards)
                 time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        finally:
-            self.stop()
         return {"changed": False, "forwards": forwards, "lines": [_ui.line(f) for f in forwards],
                 "held": round(time.monotonic() - started, 1)}
 
@@ -213,7 +169,7 @@ def main():
         supports_check_mode=True,
     )
     manager = PortForwardManager(module)
-    # SIGTERM (a cancelled AWX job) ends the hold like Ctrl-C does; the finally clause stops the children.
+    # SIGTERM (a cancelled AWX job) ends the hold like Ctrl-C does; leaving the Forwards block stops the children.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         module.exit_json(**manager.run())
