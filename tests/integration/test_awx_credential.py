@@ -10,7 +10,8 @@ test on 127.0.0.1 that records every connection. Every read and write of the rol
 the collection's modules, so the converge must succeed, the decoy must see no connection, and the
 token must never be printed (one run is -vvv). Then the realm is removed the same way.
 
-Once per Helm major (MAGASIN_HELM=3|4 picks one; unset: both), with the helm_bin fixture.
+On Helm 4, or Helm 3 with MAGASIN_HELM=3: the connection reaches both majors the same way (the
+module tests cover both).
 The test's own set-up (the ServiceAccount, the token, the checks) uses kubectl and helm with the
 admin kubeconfig directly; only the roles may not.
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from realms import PINS, REPO_ROOT, VENV_BIN, Run, namespaces
+from realms import PINS, REPO_ROOT, VENV_BIN, Run, helm4_unless_asked, namespaces
 
 REALM = "awx-a"
 ACCOUNT = "magasin-awx-test"
@@ -139,6 +140,7 @@ def run_as_awx(credential: dict[str, str], decoy_kubeconfig: Path, extra: dict, 
 
 @pytest.fixture(scope="module")
 def awx_realm(cluster, helm_bin: Path, kubectl_bin: Path, charts_dir: Path, awx_credential, decoy) -> dict:
+    helm4_unless_asked(helm_bin, "both majors take the same kubeconfig from the modules (test_modules runs both)")
     listener, decoy_kubeconfig = decoy
     cluster.teardown(REALM)
     extra = {"magasin_kubeconfig": "", "magasin_realm": REALM, "magasin_charts_dir": str(charts_dir),

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from realms import helm4_unless_asked
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -50,8 +51,7 @@ def step_recaps(output: str) -> list[tuple[str, int]]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario(scenario: str, kubeconfig: Path, helm_bin: Path, charts_dir: Path):
     major = helm_bin.name.removeprefix("helm")
-    if major == "3" and os.environ.get("MAGASIN_HELM", "").strip() != "3":
-        pytest.skip("molecule runs on Helm 4 unless MAGASIN_HELM=3 (6 to 10 minutes per major)")
+    helm4_unless_asked(helm_bin, "molecule takes 6 to 10 minutes per major")
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
                MAGASIN_HELM=major, MAGASIN_CHARTS_DIR=str(charts_dir), NO_COLOR="1", ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0")

@@ -17,7 +17,7 @@ Once per Helm major (MAGASIN_HELM=3|4 picks one; unset: both), with the site_dir
 from __future__ import annotations
 
 import pytest
-from realms import COMPONENTS, namespaces
+from realms import COMPONENTS, helm4_unless_asked, namespaces
 
 REALMS = {"duo-a": "lab", "duo-b": "small"}
 
@@ -30,7 +30,8 @@ def operator(cluster) -> tuple[str, str, int, str]:
 
 
 @pytest.fixture(scope="module")
-def two_realms(cluster, site_dir) -> dict:
+def two_realms(cluster, site_dir, helm_bin) -> dict:
+    helm4_unless_asked(helm_bin, "the shared operator's values do not depend on the Helm major")
     for realm in reversed(REALMS):
         cluster.teardown(realm)
     extra = {realm: {"magasin_realm": realm, "magasin_profile": profile, "magasin_components": COMPONENTS}

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,13 @@ PREVIOUS = {"drill": "0.7.2", "dagster": "1.7.16", "superset": "0.12.6", "daskhu
 NAMESPACED_KINDS = ["secrets", "configmaps", "deployments", "statefulsets", "daemonsets", "jobs", "cronjobs", "pods",
                     "services", "serviceaccounts", "ingresses", "networkpolicies", "persistentvolumeclaims",
                     "roles", "rolebindings", "poddisruptionbudgets", "tenants.minio.min.io"]
+
+
+def helm4_unless_asked(helm_bin: Path, why: str) -> None:
+    """Skip a Helm 3 case of a test whose subject does not depend on the Helm major, unless MAGASIN_HELM=3
+    asks for it: the long tests that do (site, check mode, upgrade, adoption, modules) run on both."""
+    if helm_bin.name.endswith("3") and os.environ.get("MAGASIN_HELM", "").strip() != "3":
+        pytest.skip(f"Helm 4 only unless MAGASIN_HELM=3: {why}")
 
 
 def namespaces(realm: str) -> dict[str, str]:
