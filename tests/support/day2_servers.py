@@ -26,21 +26,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.server.requests.append(("GET", self.path, None))
-        route = self.server.routes.get(self.path.split("?", 1)[0])
-        if route is None:
-            self.reply(404, {"error": f"no route {self.path}"})
+    def route(self, method: str, body: str | None) -> None:
+        self.server.requests.append((method, self.path, body))
+        route = self.server.routes.get((method, self.path.split("?", 1)[0]))
+        if method == "POST" and self.path == "/query.json" and self.server.sql:
+            self.reply(*drill_query(json.loads(body)))
+        elif route is None:
+            self.reply(404, {"error": f"no route {method} {self.path}"})
         else:
-            self.reply(*route)
+            self.reply(*(route(self.headers, body) if callable(route) else route))
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.route("GET", None)
 
     def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        self.server.requests.append(("POST", self.path, body))
-        if self.path == "/query.json" and self.server.sql:
-            self.reply(*drill_query(json.loads(body)))
-        else:
-            self.reply(404, {"error": f"no route {self.path}"})
+        self.route("POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
 
     def log_message(self, *_args) -> None:
         pass
@@ -67,10 +67,9 @@ def drill_query(request: dict) -> tuple[int, dict]:
 
 
 @contextmanager
-def api_server(routes: dict[str, tuple[int, object]] | None = None, sql: bool = False
-               ) -> Iterator[http.server.ThreadingHTTPServer]:
-    """An HTTP server on 127.0.0.1 (a free port): GET routes {path: (status, JSON body)}; with sql, POST
-    /query.json as Drill. Every request is kept in .requests."""
+def api_server(routes: dict | None = None, sql: bool = False) -> Iterator[http.server.ThreadingHTTPServer]:
+    """An HTTP server on 127.0.0.1 (a free port): routes {(method, path): (status, JSON body), or a function of
+    (headers, body) returning them}; with sql, POST /query.json as Drill. Every request is kept in .requests."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.routes = dict(routes or {})
     server.sql = sql
