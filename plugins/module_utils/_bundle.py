@@ -37,6 +37,7 @@ ASSIGNMENT_RE = re.compile(r"""(?im)(?:^|[\s{,;])(?:export[ \t]+)?["']?([\w.-]+)
 CREDENTIAL_WORDS = re.compile(r"(?i)pass|secret|token|key|user|access|auth|cookie|crypt|credential")
 HELM_RELEASE_TYPE = "helm.sh/release.v1"
 TRUNCATED = "[... %d bytes truncated from the head by the support bundle ...]\n"
+NOTE_ROOM = 100
 DEFAULT_LOG_BYTES = 1024 * 1024
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
@@ -103,11 +104,12 @@ def mask(text, secrets):
 
 
 def tail(text, limit):
-    """The last ``limit`` bytes of text (whole lines), with a note of what was cut from the head."""
+    """At most ``limit`` bytes: the end of text (whole lines) after a note of what was cut from the head."""
     data = text.encode("utf-8")
     if len(data) <= limit:
         return text, False
-    kept = data[len(data) - limit:]
+    room = max(0, limit - len((TRUNCATED % len(data)).encode("utf-8")))
+    kept = data[len(data) - room:] if room else b""
     newline = kept.find(b"\n")
     if 0 <= newline < len(kept) - 1:
         kept = kept[newline + 1:]
@@ -125,7 +127,8 @@ def fit(files, logs, max_bytes, log_bytes=DEFAULT_LOG_BYTES):
         used += len(text.encode("utf-8"))
         if was_cut:
             cut.append(path)
-    budget = max(0, max_bytes - used)
+    # Room for the note of a log that gets no share at all, so the bound holds however many logs there are.
+    budget = max(0, max_bytes - used - NOTE_ROOM * len(logs))
     pending = sorted(logs, key=lambda p: len(logs[p].encode("utf-8")))
     for index, path in enumerate(pending):
         share = min(log_bytes, budget // (len(pending) - index)) if budget else 0

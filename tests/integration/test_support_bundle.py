@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,26 @@ def test_bundle_is_bounded_and_long_logs_keep_their_tail(realm, site_dir, cluste
         assert text.startswith("[... ") and text.rstrip().endswith(lines[-1]), path
         assert sizes[path] <= 64 * 1024 + 100
     assert "Cut from the head:" in output
+
+
+def test_bundle_describes_what_is_not_ready(realm, site_dir, cluster, tmp_path):
+    ns = NS["superset"]
+    cluster.kubectl("-n", ns, "patch", "deployment", "superset", "--type=merge", "-p",
+                    json.dumps({"spec": {"template": {"spec": {"nodeSelector": {"magasin.test/no-such": "node"}}}}}))
+    try:
+        deadline = time.monotonic() + 60
+        while not (cluster.kubectl_json("-n", ns, "get", "deployment", "superset").get("status") or {}) \
+                .get("unavailableReplicas"):
+            assert time.monotonic() < deadline, "the rollout never got stuck"
+            time.sleep(0.5)
+        output, top = bundle(site_dir, tmp_path)
+    finally:
+        cluster.kubectl("-n", ns, "rollout", "undo", "deployment/superset")
+        cluster.kubectl("-n", ns, "rollout", "status", "deployment/superset", "--timeout=120s")
+    described = {p.name: p.read_text() for p in (top / "superset" / "describe").iterdir()}
+    deployment = described[f"deployment-{ns}-superset.txt"]
+    assert "Name:" in deployment and "superset" in deployment and "magasin.test/no-such" in deployment
+    pending = [text for name, text in described.items() if name.startswith(f"pod-{ns}-superset-")]
+    assert pending and "FailedScheduling" in pending[0], sorted(described)
+    assert "not ready: superset" in " ".join(output.split())
+    assert leaks("\n".join(described.values()), realm["strings"]) == []

@@ -58,8 +58,8 @@ def test_mask_replaces_longest_first_and_base64():
 
 def test_tail_keeps_whole_last_lines_and_says_what_was_cut():
     text = "".join("line %03d\n" % i for i in range(100))
-    cut, was_cut = b.tail(text, 50)
-    assert was_cut and cut.startswith("[... ") and cut.endswith("line 099\n")
+    cut, was_cut = b.tail(text, 120)
+    assert was_cut and cut.startswith("[... ") and cut.endswith("line 099\n") and len(cut) <= 120
     assert "line 000" not in cut
     kept = cut.split("\n", 1)[1]
     assert all(line.startswith("line ") for line in kept.splitlines())
@@ -69,9 +69,11 @@ def test_tail_keeps_whole_last_lines_and_says_what_was_cut():
 def test_fit_bounds_the_bundle_and_shares_what_is_left_between_the_logs():
     files = {"status.json": "x" * 100}
     logs = {"a.log": "a\n" * 10, "big.log": "b\n" * 5000, "other.log": "c\n" * 5000}
-    out, cut = b.fit(files, logs, max_bytes=4000, log_bytes=3000)
+    out, cut = b.fit(files, logs, max_bytes=4300, log_bytes=3000)
     assert out["status.json"] == "x" * 100 and out["a.log"] == "a\n" * 10
-    assert sum(len(t) for t in out.values()) <= 4000 + 2 * 100  # each log's note is the only overshoot
+    assert sum(len(t) for t in out.values()) <= 4300
+    starved, cut_all = b.fit(files, dict(("%d.log" % i, "x\n" * 100) for i in range(30)), max_bytes=3000)
+    assert sum(len(t) for t in starved.values()) <= 3000 and len(cut_all) == 30
     assert cut == ["big.log", "other.log"]
     assert out["big.log"].endswith("b\n") and out["big.log"].startswith("[... ")
 
