@@ -83,6 +83,8 @@ def s3_check(step, status, text, expected_body=None):
     if ok and expected_body is not None and step["method"] == "GET" and step["key"]:
         ok = text == expected_body
         detail = "read back what was written" if ok else "read something else than was written"
+    elif status == 0:
+        detail = "%s (expected HTTP %s)" % (text, "/".join(str(s) for s in step["expect"]))
     else:
         detail = "HTTP %s%s (expected %s)" % (status, (" " + s3_error_code(text)) if s3_error_code(text) else "",
                                               "/".join(str(s) for s in step["expect"]))

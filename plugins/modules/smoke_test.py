@@ -129,17 +129,23 @@ from ansible_collections.magasin.platform.plugins.module_utils._forward import F
 from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient
 from ansible_collections.magasin.platform.plugins.module_utils._realm import COMPONENTS, realm_names
 
+ATTEMPTS = 3
+
 
 def http(method, url, body=None, headers=None, timeout=30):
-    """(status, text); HTTP errors are answers; no answer at all is status 0 with the reason."""
-    try:
-        with open_url(url, data=body, method=method, headers=headers or {}, timeout=timeout, use_proxy=False,
-                      follow_redirects="none") as resp:
-            return resp.status, resp.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8", "replace")
-    except (OSError, urllib.error.URLError, ValueError) as exc:
-        return 0, "no answer: %s" % exc
+    """(status, text); HTTP errors are answers; no answer at all is status 0 with the reason. A connection that
+    kubectl port-forward drops before any answer is tried again (up to ATTEMPTS): the requests are idempotent."""
+    reason = ""
+    for _attempt in range(ATTEMPTS):
+        try:
+            with open_url(url, data=body, method=method, headers=headers or {}, timeout=timeout, use_proxy=False,
+                          follow_redirects="none") as resp:
+                return resp.status, resp.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8", "replace")
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            reason = "no answer after %s attempts: %s" % (ATTEMPTS, exc)
+    return 0, reason
 
 
 class SmokeTestManager:

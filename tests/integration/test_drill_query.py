@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 from day2_servers import api_server, port_forward_rule
 from kwok_debug import applied
-from realms import namespaces
+from realms import helm4_unless_asked, namespaces
 
 REALM = "bnd"
 NS = namespaces(REALM)
 
 
 @pytest.fixture(scope="module")
-def drillbit(site_dir, cluster) -> str:
+def drillbit(site_dir, cluster, helm_bin) -> str:
     """The realm `bnd` converged with site.yml; its drillbit pod's name."""
+    helm4_unless_asked(helm_bin, "drill_query reaches Drill with kubectl only")
     run = site_dir("site.yml", {"magasin_realm": REALM})
     assert run.rc == 0, run.output[-6000:]
     pods = [p["metadata"]["name"] for p in cluster.items("pods", NS["drill"]) if p["metadata"]["name"].startswith("drillbit-")]

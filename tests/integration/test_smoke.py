@@ -21,19 +21,16 @@ import re
 import secrets
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import minio_build
 import pytest
 import yaml
 from day2_servers import api_server
 from kwok_debug import API, applied, cluster_rules
-from realms import REPO_ROOT, env_of, leaks, namespaces, secret_strings
-
-sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))
-import minio_build  # noqa: E402
+from realms import REPO_ROOT, env_of, helm4_unless_asked, leaks, namespaces, secret_strings
 
 REALM = "smk"
 NS = namespaces(REALM)
@@ -60,7 +57,8 @@ def operator_made(ns: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def realm(site_dir, cluster) -> dict:
+def realm(site_dir, cluster, helm_bin) -> dict:
+    helm4_unless_asked(helm_bin, "the smoke test reaches the realm with kubectl only")
     run = site_dir("site.yml", {"magasin_realm": REALM})
     assert run.rc == 0, run.output[-6000:]
     values = cluster.secret_values(REALM)
