@@ -153,9 +153,9 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def smoke(site_dir, tmp_path: Path, **extra):
+def smoke(site_dir, tmp_path: Path, *args: str, **extra):
     out = tmp_path / f"smoke-{time.monotonic_ns()}.json"
-    run = site_dir("playbooks/smoke.yml", {"magasin_realm": REALM, "magasin_smoke_file": str(out), **extra})
+    run = site_dir("playbooks/smoke.yml", {"magasin_realm": REALM, "magasin_smoke_file": str(out), **extra}, *args)
     return run, (json.loads(out.read_text()) if out.exists() else None)
 
 
@@ -192,6 +192,9 @@ def test_site_with_smoke_test_passes_on_a_good_realm(realm, minio, backends, sit
     listed = subprocess.run([*minio["mc"], "ls", "--recursive", "magasin/magasin/magasin-smoke/"], env=minio["mc_env"],
                             capture_output=True, text=True, check=True)
     assert listed.stdout.strip() == ""
+
+    checked, report = smoke(site_dir, tmp_path, "--check")
+    assert checked.rc == 0 and report is None and "smoke test not run in check mode" in checked.output
 
 
 def test_smoke_fails_naming_the_component_whose_keys_are_wrong(realm, minio, backends, site_dir, cluster, tmp_path):
