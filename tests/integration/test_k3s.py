@@ -500,7 +500,7 @@ def test_example_inventory_lists_and_site_parses(name):
     data = yaml.safe_load(listed.stdout)
     local = data["_meta"]["hostvars"]["localhost"]
     for var in ("magasin_kubeconfig", "magasin_context", "magasin_realm", "magasin_components", "magasin_profile",
-                "magasin_storage_class", "magasin_ingress_class", "magasin_service_annotations"):
+                "magasin_storage_class", "magasin_ingress_class"):
         assert var in local, f"{name}: group_vars/all.yml lacks {var}"
     assert local["magasin_profile"] in ("lab", "small", "production")
     assert set(local["magasin_components"]) <= {"minio", "drill", "dagster", "daskhub", "superset"}
