@@ -47,6 +47,10 @@ CHART_VARS = {
     "superset": "superset_chart",
 }
 DEFAULT_REPO = "https://unicef.github.io/magasin"
+# CRDs a chart installs from its crds/ folder, cluster-wide. When they exist already (another realm, an earlier
+# version), the release skips them: Helm 3 does so by itself, Helm 4 applies them server-side and collides with
+# the existing ones (a conflict on .spec.versions when their versions differ).
+CHART_CRDS = {"daskhub": ("daskclusters.gateway.dask.org", "ingressroutes.traefik.containo.us")}
 OPERATOR_RELEASE = {"name": "operator", "namespace": "magasin-operator"}
 S3_SECRET = "magasin-s3"
 
@@ -183,6 +187,7 @@ def realm_model(settings, observed, sizing=None):
         "existing": {
             "claims": _existing_claims(observed),
             "operator": copy.deepcopy(observed.get("operator")),
+            "crds": list(observed.get("crds") or []),
             "tenants": copy.deepcopy(observed.get("tenants") or []),
             "tenant_pool": None,
             "daskhub_release": "daskhub" if default_realm else "daskhub-" + realm,
@@ -208,6 +213,7 @@ def release_plan(model, component, values):
         chart = model["charts"][key]
         plan.append({"key": key, "component": component, "name": name, "namespace": namespace,
                      "chart": chart["chart"], "version": chart["version"], "repo_url": chart["repo_url"],
+                     "skip_crds": key in CHART_CRDS and all(c in model["existing"].get("crds", []) for c in CHART_CRDS[key]),
                      "values": values.get(key, {})})
     return plan
 

@@ -133,6 +133,14 @@ operator:
   returned: always
   type: dict
   sample: {name: operator, namespace: magasin-operator}
+crds:
+  description:
+    - Which of the cluster-wide CustomResourceDefinitions the realm's charts depend on exist (the Tenant's, and those
+      daskhub installs from its C(crds/) folder).
+  returned: always
+  type: list
+  elements: str
+  sample: [daskclusters.gateway.dask.org, ingressroutes.traefik.containo.us, tenants.minio.min.io]
 tenants:
   description:
     - Every MinIO Tenant in the cluster with the layout of its pools (which MinIO cannot change afterwards).
@@ -170,6 +178,7 @@ charts:
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.magasin.platform.plugins.module_utils import _realm
 from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
 from ansible_collections.magasin.platform.plugins.module_utils._helm import (
@@ -193,14 +202,18 @@ from ansible_collections.magasin.platform.plugins.module_utils._kubectl import (
 )
 
 NODE_FIELDS = ("name", "ready", "schedulable", "cpu", "memory", "arch", "os")
+# Cluster-wide CRDs that a chart installs from its crds/ folder (daskhub's Dask Gateway and Traefik), reported in
+# RV(crds): Helm 4 applies crds/ server-side and collides with CRDs of another version that exist already, where
+# Helm 3 skipped them; a release then installs with --skip-crds, as Helm 3 would.
+CHART_CRDS = tuple(name for names in _realm.CHART_CRDS.values() for name in names)
 MAX_THREADS = 4
 
 
 def owner_args():
-    """The operator's ClusterRole and the Tenant CRD, in one get; either may be missing."""
-    return ["get", "clusterroles.rbac.authorization.k8s.io/%s" % OPERATOR_ROLE,
-            "customresourcedefinitions.apiextensions.k8s.io/%s" % TENANT_CRD,
-            "--ignore-not-found", "--output", "json"]
+    """The operator's ClusterRole, the Tenant CRD and CHART_CRDS, in one get; any may be missing."""
+    return (["get", "clusterroles.rbac.authorization.k8s.io/%s" % OPERATOR_ROLE]
+            + ["customresourcedefinitions.apiextensions.k8s.io/%s" % name for name in (TENANT_CRD,) + CHART_CRDS]
+            + ["--ignore-not-found", "--output", "json"])
 
 
 def objects_args(with_statefulsets, with_tenants):
@@ -216,9 +229,15 @@ def parse_owners(items):
         if item.get("kind") == "ClusterRole":
             role = True
             operator = helm_owner(item)
-        elif item.get("kind") == "CustomResourceDefinition":
+        elif item.get("kind") == "CustomResourceDefinition" and (item.get("metadata") or {}).get("name") == TENANT_CRD:
             crd = True
     return operator, crd, role
+
+
+def parse_crds(items):
+    """The names of the CustomResourceDefinitions among owner_args' output, sorted. Pure."""
+    return sorted((item.get("metadata") or {}).get("name") for item in items
+                  if item.get("kind") == "CustomResourceDefinition")
 
 
 def realm_facts(version, owners, objects, releases, namespaces):
@@ -248,6 +267,7 @@ def realm_facts(version, owners, objects, releases, namespaces):
         "default_storage_class": summary["default_storage_class"] or "",
         "ingress_classes": summary["ingress_classes"],
         "operator": operator,
+        "crds": parse_crds(owners),
         "tenants": tenants,
         "statefulsets": statefulsets,
         "releases": found,

@@ -218,3 +218,11 @@ def test_every_filter_is_documented():
     docs = Path(F.__file__).parent
     missing = [name for name in F.FilterModule().filters() if not (docs / f"{name}.yml").is_file()]
     assert missing == []
+
+
+def test_daskhub_skips_its_crds_when_they_exist_already():
+    crds = ["daskclusters.gateway.dask.org", "ingressroutes.traefik.containo.us"]
+    present = F.component_plan(model(observed={"crds": crds}), "daskhub", {})["releases"][0]
+    absent = F.component_plan(model(observed={"crds": crds[:1]}), "daskhub", {})["releases"][0]
+    assert present["skip_crds"] is True and absent["skip_crds"] is False
+    assert F.component_plan(model(observed={"crds": crds}), "drill", {})["releases"][0]["skip_crds"] is False

@@ -39,7 +39,10 @@ NAMESPACES = ["ab-operator-cd", "ab-tenant-cd", "ab-superset-cd"]
 def test_owner_and_objects_argv():
     assert realm_info.owner_args() == [
         "get", "clusterroles.rbac.authorization.k8s.io/minio-operator-role",
-        "customresourcedefinitions.apiextensions.k8s.io/tenants.minio.min.io", "--ignore-not-found", "--output", "json"]
+        "customresourcedefinitions.apiextensions.k8s.io/tenants.minio.min.io",
+        "customresourcedefinitions.apiextensions.k8s.io/daskclusters.gateway.dask.org",
+        "customresourcedefinitions.apiextensions.k8s.io/ingressroutes.traefik.containo.us",
+        "--ignore-not-found", "--output", "json"]
     assert realm_info.objects_args(True, True) == [
         "get", "nodes,storageclasses.storage.k8s.io,ingressclasses.networking.k8s.io,statefulsets.apps,"
         "tenants.minio.min.io", "--all-namespaces", "--output", "json"]
@@ -102,6 +105,9 @@ def test_parsers():
     assert k.parse_statefulset_claims(STS) == [{"name": "data", "size": "8Gi", "class": None}]
     assert realm_info.parse_owners([ROLE, CRD]) == ({"name": "operator", "namespace": "ab-operator-cd"}, True, True)
     assert realm_info.parse_owners([]) == (None, False, False)
+    gateway = {"kind": "CustomResourceDefinition", "metadata": {"name": "daskclusters.gateway.dask.org"}}
+    assert realm_info.parse_owners([gateway]) == (None, False, False)
+    assert realm_info.parse_crds([ROLE, gateway, CRD]) == ["daskclusters.gateway.dask.org", "tenants.minio.min.io"]
 
 
 def test_realm_facts():
