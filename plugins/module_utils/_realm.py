@@ -218,12 +218,6 @@ def release_plan(model, component, values):
     return plan
 
 
-def tenants_left(observed, removing_namespace=None):
-    """Tenants in the cluster other than the one being removed (the shared operator stays
-    while any is left)."""
-    return [t for t in observed.get("tenants") or [] if t.get("namespace") != removing_namespace]
-
-
 # Nodes a profile needs at least (production spreads replicas over nodes, and Drill's
 # chart hard-codes one drillbit per node).
 MIN_NODES = {"lab": 1, "small": 1, "production": 3}
@@ -349,14 +343,11 @@ def egress_policy(model, name, namespace, pod_labels, to_minio=True):
     }
 
 
-# Components whose workloads read S3, with the MinIO user each one gets and whether that
-# user may write (Drill only reads).
-S3_USERS = {"drill": ("drill", "read"), "dagster": ("dagster", "readwrite"), "daskhub": ("notebooks", "readwrite")}
-
-
 def minio_user(consumer):
-    user, policy = S3_USERS[consumer]
-    return {"consumer": consumer, "user": user, "policy": policy, "secret": "magasin-minio-user-" + user}
+    """The MinIO user of one consumer component: its name, policy (read or readwrite) and Secret."""
+    user = _values.S3_CONSUMERS[consumer]
+    return {"consumer": consumer, "user": user["user"], "policy": user["policy"],
+            "secret": _values.minio_user_secret(consumer)}
 
 
 def summary_table(summary, model):

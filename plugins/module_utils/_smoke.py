@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import json
 
-from ._realm import S3_USERS
+from ._values import S3_CONSUMERS
 
 # Health path of each UI behind its forward (minio: the S3 API's own liveness path).
 HEALTH = {"minio": "/minio/health/live", "drill": "/status", "dagster": "/server_info", "daskhub": "/hub/health",
@@ -26,7 +26,8 @@ DENIED = (403,)
 
 def consumers(components):
     """[(component, user, policy)] of the selected S3 consumers, writers first (Drill reads what they wrote)."""
-    found = [(c, S3_USERS[c][0], S3_USERS[c][1]) for c in ("dagster", "daskhub", "drill") if c in components]
+    found = [(c, S3_CONSUMERS[c]["user"], S3_CONSUMERS[c]["policy"]) for c in ("dagster", "daskhub", "drill")
+             if c in components]
     return sorted(found, key=lambda item: item[2] != "readwrite")
 
 
