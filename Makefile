@@ -58,7 +58,7 @@ sanity: ## ansible-test sanity on a copy laid out as ansible_collections/magasin
 	$(BIN)/python tools/sanity.py run
 
 pytest: ## unit tests, then integration tests on the test cluster (one summary line)
-	$(BIN)/pytest tests/unit tests/integration
+	$(BIN)/pytest --durations=40 tests/unit tests/integration
 
 unit:
 	$(BIN)/pytest tests/unit
