@@ -226,6 +226,9 @@ S3_SECRET_KEYS = SECRET_KEYS["s3"]
 DRILL_PLUGIN_KEY = "storage-plugins-override.conf"
 
 # Components whose workloads read S3, with the MinIO user each one gets and its policy.
+# Helm leaves an object carrying this annotation behind on uninstall (and adopts it again on install).
+KEEP_ANNOTATION = {"helm.sh/resource-policy": "keep"}
+
 S3_CONSUMERS = {
     "drill": {"user": "drill", "policy": "read"},
     "dagster": {"user": "dagster", "policy": "readwrite"},
@@ -604,6 +607,9 @@ def _daskhub(model, inputs, chart_version=None):
     if model.get("drill_url"):
         single_env["MAGASIN_DRILL_URL"] = model["drill_url"]
     hub_db = _storage(model, namespace, "hub-db-dir", size["hub_db"]["size"], size_key="storage", class_key="storageClassName")
+    # The hub database is a chart-owned PVC: without this, `helm uninstall` deletes it
+    # (magasin_state: absent keeps every volume; magasin_purge removes it).
+    hub_db["annotations"] = dict(KEEP_ANNOTATION)
     notebook = size["notebook"]
     jupyterhub = {
         "hub": {

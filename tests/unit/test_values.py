@@ -423,7 +423,10 @@ def test_daskhub(case):
         assert env[key]["valueFrom"]["secretKeyRef"] == {"name": "magasin-s3", "key": key}
     assert env["MAGASIN_DRILL_URL"] == DRILL_URL
     assert config["singleuser"]["storage"]["dynamic"]["storageClass"] == "standard"
-    assert one(docs, "PersistentVolumeClaim", "hub-db-dir")["spec"]["resources"]["requests"]["storage"] == size["hub_db"]["size"]
+    hub_db = one(docs, "PersistentVolumeClaim", "hub-db-dir")
+    assert hub_db["spec"]["resources"]["requests"]["storage"] == size["hub_db"]["size"]
+    # helm uninstall leaves it (magasin_state: absent keeps every volume).
+    assert hub_db["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert norm(container(hub)["resources"]) == norm(requests_of(size["hub"]))
 
 
