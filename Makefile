@@ -12,7 +12,7 @@ export MAGASIN_HELM ?=
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 .PHONY: help setup host-packages hosts-down lock tools-verify test lint ruff yamllint ansible-lint sanity pytest unit \
-        integration build cluster-up cluster-down cluster-status demo clean
+        integration build ee cluster-up cluster-down cluster-status demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ integration:
 
 build: ## build the collection tarball
 	$(BIN)/ansible-galaxy collection build --force --output-path .
+
+ee: build ## execution environment build context in context/ (ansible-builder create; building the image needs podman or docker)
+	$(BIN)/ansible-builder create --file execution-environment.yml --context context
 
 cluster-up: ## start the local test cluster (builds it the first time)
 	$(PYTHON) tests/cluster/harness.py up

