@@ -352,7 +352,8 @@ def minio_user(consumer):
 
 def summary_table(summary, model):
     """The table printed at the end of a run, from what the releases returned, and the
-    warnings the roles recorded."""
+    warnings the roles recorded. A row names its component in ``component``, or, as
+    helm_releases returns its releases, in ``key``."""
     fmt = "%-10s %-18s %-28s %-18s %-10s %s"
     lines = [fmt % ("COMPONENT", "RELEASE", "NAMESPACE", "CHART", "STATUS", "ACTION")]
     warnings = []
@@ -360,7 +361,7 @@ def summary_table(summary, model):
         if "warning" in row:
             warnings.append("WARNING: " + row["warning"])
             continue
-        lines.append(fmt % (row["component"], row["name"], row["namespace"], row.get("chart") or "-",
+        lines.append(fmt % (row.get("component") or row["key"], row["name"], row["namespace"], row.get("chart") or "-",
                             row.get("status") or "-", row.get("action") or "none"))
     return lines + warnings
 
