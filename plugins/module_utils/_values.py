@@ -29,6 +29,8 @@ try:
 except ImportError:  # pragma: no cover - Python 2 managed nodes never import this file's callers
     from urlparse import urlparse  # type: ignore[no-redef]
 
+from ._images import relocate  # noqa: F401 (the roles' and tests' name for it)
+
 COMPONENTS = ("minio", "drill", "dagster", "daskhub", "superset")
 PROFILES = ("lab", "small", "production")
 
@@ -255,18 +257,9 @@ def _chart_version(chart, inputs, chart_version):
     return str(chart_version or (inputs or {}).get("chart_version") or CHART_VERSIONS[chart])
 
 
-_REGISTRY = re.compile(r"^([a-z0-9-]+[.:][^/]*/)?")
-
-
-def relocate(image, registry):
-    """``quay.io/minio/minio`` with registry ``r.example.org/m`` -> ``r.example.org/m/minio/minio``.
-
-    The first path element is a registry when it holds a dot or a colon (Docker's rule); it is
-    replaced, so Docker Hub names (``merlos/drill``, ``traefik``) keep their whole path.
-    """
-    if not registry:
-        return image
-    return _REGISTRY.sub(registry.rstrip("/") + "/", image, count=1)
+# Containers whose image no chart value sets: the collection's post-renderer relocates them
+# (plugins/module_utils/_images.py), per release key.
+POST_RENDERED_CONTAINERS = {"drill": ["zk-available"], "dagster": ["check-db-ready"]}
 
 
 def _resources(workload):
@@ -355,6 +348,10 @@ def operator_values(model, inputs=None):
     if registry:
         values["operator"]["image"] = {"repository": relocate("quay.io/minio/operator", registry)}
         values["console"]["image"] = {"repository": relocate("quay.io/minio/operator", registry)}
+        # The operator injects its sidecar into tenant pods; 5.0's is its own image. The chart's env default is kept.
+        values["operator"]["env"] = [{"name": "OPERATOR_STS_ENABLED", "value": "on"},
+                                     {"name": "OPERATOR_SIDECAR_IMAGE",
+                                      "value": relocate("quay.io/minio/operator:v%s" % CHART_VERSIONS["operator"], registry)}]
     return values
 
 
@@ -715,7 +712,9 @@ def _superset(model, inputs, chart_version=None):
         packages.append("psycopg2-binary")
     bootstrap = "#!/bin/bash\n"
     if packages:
-        bootstrap += "pip install --no-cache-dir %s\n" % " ".join("'%s'" % p for p in packages)
+        # An offline site names its own package index (superset_pip_index_url): PyPI is never asked then.
+        index = " --index-url '%s'" % inputs["pip_index_url"] if inputs.get("pip_index_url") else ""
+        bootstrap += "pip install --no-cache-dir%s %s\n" % (index, " ".join("'%s'" % p for p in packages))
     bootstrap += 'if [ ! -f ~/bootstrap ]; then echo "Running Superset as $(id -u)" > ~/bootstrap; fi\n'
 
     node = {"connections": {"db_pass": "", "redis_password": "set-in-%s" % SECRETS["superset_env"]},
