@@ -70,7 +70,8 @@ def chart_sources(settings):
     """Where each chart comes from: {key: {chart, version, repo_url, var}}.
 
     A chart's own reference (`<var>_ref`) wins, then magasin_charts_dir (archives named
-    <chart>-<version>.tgz), then the chart repository (`<var>_repo`, else magasin_chart_repo).
+    <chart>-<version>.tgz), then the chart repository (`<var>_repo`, else magasin_chart_repo);
+    an ``oci://`` repository holds ``<repo>/<chart>`` at the version as tag.
     """
     charts_dir = (settings.get("magasin_charts_dir") or "").rstrip("/")
     default_repo = settings.get("magasin_chart_repo") or DEFAULT_REPO
@@ -83,6 +84,9 @@ def chart_sources(settings):
             chart, repo_url = ref, ""
         elif charts_dir:
             chart, repo_url = "%s/%s-%s.tgz" % (charts_dir, key, version), ""
+        elif repo.startswith("oci://"):
+            # An OCI registry holds each chart as its own repository (helm push): no index to ask.
+            chart, repo_url = "%s/%s" % (repo.rstrip("/"), key), ""
         else:
             chart, repo_url = key, repo
         out[key] = {"key": key, "chart": chart, "version": version, "repo_url": repo_url, "var": var,

@@ -757,6 +757,7 @@ GLOBAL_RULES = (
     ("magasin_charts_dir", check_charts_dir, "/srv/charts/magasin"),
     ("magasin_chart_repo", lambda v: None if v == "" else check_url(v, schemes=("http", "https", "oci")), "https://unicef.github.io/magasin"),
     ("magasin_image_registry", check_registry, "registry.example.org/magasin"),
+    ("magasin_offline", check_bool, "true"),
     ("magasin_storage_class", lambda v: None if v == "" else check_dns_subdomain(v, "a StorageClass name"), "standard"),
     ("magasin_ingress_class", lambda v: None if v == "" else check_dns_subdomain(v, "an IngressClass name"), "nginx"),
     ("magasin_kubeconfig", check_path, "~/.kube/config"),
@@ -798,6 +799,7 @@ def validate_globals(inputs):
     if not inputs.get("magasin_chart_repo") and not inputs.get("magasin_charts_dir") and "magasin_chart_repo" in inputs:
         problems.append(problem("magasin_chart_repo", "is empty and so is magasin_charts_dir: the charts come from nowhere",
                                 "https://unicef.github.io/magasin"))
+    problems.extend(offline_problems(inputs, failed))
     # The charts' sources, which the preflight resolves for every selected component at once.
     problems.extend(_all_chart_problems(KNOWN_COMPONENTS, inputs))
     # The ingress hosts, which the cluster check reads before the component roles check them.
@@ -865,6 +867,9 @@ COMPONENT_RULES = {
         ("superset_drill_database_name", check_nonempty, "Drill"),
         ("superset_drill_schema", check_drill_plugin, "s3"),
         ("superset_drill_driver", check_pip_requirement, "sqlalchemy-drill==1.1.5"),
+        ("superset_pip_index_url", lambda v: None if v == "" else check_url(v) or (
+            "holds a quote, which the bootstrap script cannot take" if "'" in v else None),
+         "https://pypi.site.example.org/simple"),
         ("superset_host", check_host, _host_example("superset.example.org")),
         _values_rule("superset_values"),
     ),
@@ -899,8 +904,39 @@ def _all_chart_problems(components, inputs):
     return problems
 
 
+def offline_problems(inputs, failed=()):
+    """An offline site (magasin_offline) names the registry every image comes from and a chart source inside the site."""
+    if "magasin_offline" in failed or not as_bool(inputs.get("magasin_offline", False)):
+        return []
+    registry = inputs.get("magasin_image_registry") or ""
+    problems = []
+    if not registry and "magasin_image_registry" not in failed:
+        problems.append(problem("magasin_image_registry", "is empty, but magasin_offline needs the site registry every "
+                                "image comes from (playbooks/mirror.yml fills it)", "registry.site.example.org/magasin"))
+    repo = inputs.get("magasin_chart_repo") or ""
+    if not inputs.get("magasin_charts_dir") and isinstance(repo, str) and not repo.startswith("oci://"):
+        problems.append(problem("magasin_chart_repo", "is %s, which an offline site cannot reach: install from the site "
+                                "registry (oci://<site registry>/charts, where playbooks/mirror.yml pushes them) or "
+                                "magasin_charts_dir" % _show(repo), "oci://%s/charts" % (registry or "registry.site.example.org/magasin")))
+    return problems
+
+
+def _offline_component_problems(component, inputs, globals_):
+    if component != "superset" or not as_bool((globals_ or {}).get("magasin_offline", False)):
+        return []
+    if inputs.get("superset_pip_index_url"):
+        return []
+    return [problem("superset_pip_index_url", "is empty, but magasin_offline is on: Superset pip installs its Drill and "
+                    "PostgreSQL drivers at start-up, and PyPI is out of reach; name the site's package index",
+                    "https://pypi.site.example.org/simple")]
+
+
 def validate_component(component, inputs, globals_):
     """Problems with one role's variables (given with their prefix), in the light of the globals."""
+    return _validate_component(component, inputs, globals_) + _offline_component_problems(component, inputs, globals_)
+
+
+def _validate_component(component, inputs, globals_):
     if component not in COMPONENT_RULES:
         return [problem("magasin_components", "holds unknown component %s" % _show(component), "[minio, drill]")]
     del globals_  # the charts' sources are checked with the globals
