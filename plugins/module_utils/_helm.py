@@ -193,6 +193,15 @@ def list_all_args(names=None):
     return args
 
 
+def list_namespace_args(namespace, names=None):
+    """argv of ``helm list`` in one namespace: what an account whose Secrets rights end at the realm's
+    namespaces may run (``--all-namespaces`` lists Secrets cluster-wide)."""
+    args = ["list", "--namespace", namespace, "--max", "0"] + LIST_STATUSES + ["--output", "json"]
+    if names:
+        args += ["--filter", "^(%s)$" % "|".join(re.escape(n) for n in names)]
+    return args
+
+
 def parse_releases(items, namespaces=None):
     """``helm list -A -o json`` to {"<ns>/<name>": {status, revision, chart_name, chart_version, app_version,
     updated}}, for the given namespaces only (all when None)."""

@@ -16,11 +16,11 @@ __metaclass__ = type
 from concurrent.futures import ThreadPoolExecutor
 
 from . import _values
-from ._helm import list_all_args, parse_releases
-from ._kubectl import list_items, readiness
+from ._helm import list_namespace_args, parse_releases
+from ._kubectl import OPERATOR_ROLE, helm_owner, list_items, readiness
 from ._realm import COMPONENTS, realm_names
 
-# The kinds of the one `kubectl get` over all namespaces (the realm's are picked after).
+# The kinds of the one `kubectl get` per namespace (the realm's and the MinIO operator's).
 KINDS = ("deployments.apps", "statefulsets.apps", "daemonsets.apps", "jobs.batch", "pods", "services",
          "ingresses.networking.k8s.io", "persistentvolumeclaims", "events")
 # Kinds whose readiness counts; their pods are looked at for the cause.
@@ -44,13 +44,19 @@ def component_namespaces(realm, components=COMPONENTS):
     return dict((c, [namespaces[k] for k in COMPONENT_NAMESPACES[c]]) for c in COMPONENTS if c in components)
 
 
-def objects_args():
-    return ["get", ",".join(KINDS), "--all-namespaces", "--output", "json"]
+def objects_args(namespace):
+    return ["get", ",".join(KINDS), "--namespace", namespace, "--output", "json"]
 
 
-def secrets_args():
+def secrets_args(namespace):
     """Secrets' key names only: kubectl prints no value (the template never names one)."""
-    return ["get", "secrets", "--all-namespaces", "--output", "go-template=" + SECRET_KEYS_TEMPLATE]
+    return ["get", "secrets", "--namespace", namespace, "--output", "go-template=" + SECRET_KEYS_TEMPLATE]
+
+
+def operator_args():
+    """The MinIO operator's ClusterRole, whose Helm annotations name the operator release's namespace."""
+    return ["get", "clusterroles.rbac.authorization.k8s.io/%s" % OPERATOR_ROLE, "--ignore-not-found",
+            "--output", "json"]
 
 
 def manifest_args(name, namespace):
@@ -310,21 +316,27 @@ def table(status):
 
 def collect(kubectl, helm, realm, components, loader):
     """Read the realm and report it: (report, the objects of its namespaces and of the shared operator's,
-    its releases {"<ns>/<name>": entry}). Two kubectl processes, one helm list, one helm get manifest per
-    release, run concurrently."""
+    its releases {"<ns>/<name>": entry}). Per namespace of the realm one kubectl get of KINDS, one of the Secrets'
+    key names and one helm list, the same (less the Secrets) in the namespace of the shared operator's release
+    (found from its ClusterRole), and one helm get manifest per release, run concurrently: no read spans all
+    namespaces, so an account whose rights end at the realm's namespaces can run it."""
     components = [c for c in COMPONENTS if c in components]
-    namespaces = set(ns for nss in component_namespaces(realm, components).values() for ns in nss)
+    namespaces = sorted(set(ns for nss in component_namespaces(realm, components).values() for ns in nss))
     with ThreadPoolExecutor(max_workers=MAX_THREADS) as pool:
-        objects = pool.submit(kubectl.run_json, objects_args())
-        secrets = pool.submit(kubectl.run, secrets_args())
-        releases = dict((key, rel) for key, rel in parse_releases(helm.run_json(list_all_args()) or []).items()
+        role = pool.submit(kubectl.run_json, operator_args())
+        secrets = [pool.submit(kubectl.run, secrets_args(ns)) for ns in namespaces]
+        operator = helm_owner((list_items(role.result()) or [{}])[0])
+        # The objects of the realm's namespaces and of the shared operator's, wherever it is.
+        wanted = namespaces + [operator["namespace"]] if operator and operator["namespace"] not in namespaces \
+            else namespaces
+        objects = [pool.submit(kubectl.run_json, objects_args(ns)) for ns in wanted]
+        listed = [pool.submit(helm.run_json, list_namespace_args(ns)) for ns in wanted]
+        releases = dict((key, rel) for key, rel
+                        in parse_releases([item for future in listed for item in future.result() or []]).items()
                         if key.split("/", 1)[0] in namespaces or rel["chart_name"] == OPERATOR_CHART)
         manifests = dict((key, pool.submit(helm.run, manifest_args(*reversed(key.split("/", 1)))))
                          for key in releases)
-        # The objects of the realm's namespaces and of the shared operator's, wherever it is.
-        wanted = namespaces | set(key.split("/", 1)[0] for key in releases)
-        items = [o for o in list_items(objects.result())
-                 if (o.get("metadata") or {}).get("namespace") in wanted]
-        secret_keys = parse_secret_keys(secrets.result()[1])
+        items = [o for future in objects for o in list_items(future.result())]
+        secret_keys = parse_secret_keys("".join(future.result()[1] for future in secrets))
         texts = dict((key, future.result()[1]) for key, future in manifests.items())
     return report(realm, components, items, releases, secret_keys, texts, loader), items, releases

@@ -16,13 +16,15 @@ description:
     allocatable resources, the StorageClasses and IngressClasses, the Helm release of the MinIO operator that
     serves the cluster, every MinIO Tenant and its pools, the volume claim templates of the realm's StatefulSets,
     the realm's Helm releases - and checks that each chart version asked for exists where it is taken from.
-  - Read-only. Three kubectl processes and one C(helm list), plus one C(helm show chart) per chart in O(charts),
+  - Read-only. Three kubectl processes and one C(helm list) per namespace, plus one C(helm show chart) per chart in O(charts),
     whatever the size of the cluster; they run concurrently where they do not depend on each other.
   - Reaches the cluster through the connection options every module of the collection shares, so it honours
     C(K8S_AUTH_*) (an AWX bearer token) like the modules that change the cluster.
   - Returns no secret value; Secrets are not read at all.
-  - Needs cluster-wide read access (list StatefulSets, Tenants and Helm's release Secrets in all namespaces), as
-    installing the realm does anyway.
+  - Reads cluster-wide only nodes, StorageClasses, IngressClasses, the CRDs it names, StatefulSets and Tenants. Helm's
+    release Secrets are listed in O(namespaces) and in the namespace of the MinIO operator's release only, one
+    C(helm list) each, so an account whose Secret rights end at the realm's namespaces can run it
+    (C(playbooks/access.yml)).
 author:
   - magasin.platform developers (@unicef)
 extends_documentation_fragment:
@@ -184,7 +186,7 @@ from ansible_collections.magasin.platform.plugins.module_utils._connection impor
 from ansible_collections.magasin.platform.plugins.module_utils._helm import (
     HelmClient,
     chart_lookup,
-    list_all_args,
+    list_namespace_args,
     parse_releases,
     show_chart_args,
 )
@@ -238,6 +240,14 @@ def parse_crds(items):
     """The names of the CustomResourceDefinitions among owner_args' output, sorted. Pure."""
     return sorted((item.get("metadata") or {}).get("name") for item in items
                   if item.get("kind") == "CustomResourceDefinition")
+
+
+def release_namespaces(namespaces, operator):
+    """The namespaces whose Helm releases are listed: the realm's and the operator release's, once each. Pure."""
+    out = list(dict.fromkeys(namespaces))
+    if operator and operator["namespace"] not in out:
+        out.append(operator["namespace"])
+    return out
 
 
 def realm_facts(version, owners, objects, releases, namespaces):
@@ -300,12 +310,14 @@ class RealmInfoManager:
         with ThreadPoolExecutor(max_workers=MAX_THREADS) as pool:
             version = pool.submit(self.kubectl.run_json, ["version", "--output", "json"])
             owners = pool.submit(self.kubectl.run_json, owner_args())
-            releases = pool.submit(self.helm.run_json, list_all_args(self.params["release_names"]))
             lookups = [(spec["key"], pool.submit(self.show_chart, spec)) for spec in charts]
             owner_items = list_items(owners.result())
-            has_crd, has_role = parse_owners(owner_items)[1:]
+            operator, has_crd, has_role = parse_owners(owner_items)
+            releases = [pool.submit(self.helm.run_json, list_namespace_args(namespace, self.params["release_names"]))
+                        for namespace in release_namespaces(namespaces, operator)]
             objects = list_items(self.kubectl.run_json(objects_args(bool(namespaces), has_crd)))
-            result = realm_facts(version.result(), owner_items, objects, releases.result() or [], namespaces)
+            listed = [item for future in releases for item in future.result() or []]
+            result = realm_facts(version.result(), owner_items, objects, listed, namespaces)
             result["charts"] = dict((key, future.result()) for key, future in lookups)
         if has_role and result["operator"] is None:
             self.module.warn("ClusterRole %s exists but no Helm release owns it (no meta.helm.sh annotations): a "

@@ -17,13 +17,16 @@ description:
     with their pods' phase, failing conditions, containers' waiting reasons and Warning events), its in-cluster
     endpoints (Services) and ingress URLs, and the collection's Secrets in its namespaces with their key names
     and the command that reads each key.
-  - Read-only. Two kubectl processes (every kind at once over all namespaces; the Secrets' key names), one
-    C(helm list) and one C(helm get manifest) per release of the realm, run concurrently.
+  - Read-only. Per namespace of the realm two kubectl processes (every kind at once; the Secrets' key names) and
+    one C(helm list), the same less the Secrets in the namespace of the shared MinIO operator's release (one
+    C(kubectl get) of its ClusterRole finds it), and one C(helm get manifest) per release, run concurrently.
   - Never returns a secret value and never reads one - Secrets are listed by a go-template that prints their key
     names only.
   - The MinIO operator is one per cluster; when the realm has none of its own, the one serving the cluster
     (another realm's) is reported under C(minio) with C(shared=true).
-  - Needs cluster-wide read access (list in all namespaces).
+  - Needs read access in the realm's namespaces (Secrets included) and in the operator release's namespace, and
+    C(get) of the ClusterRole C(minio-operator-role); nothing is read across all namespaces
+    (C(playbooks/access.yml) grants exactly that).
 author:
   - magasin.platform developers (@unicef)
 extends_documentation_fragment:

@@ -159,7 +159,10 @@ def test_manager_process_count_and_result():
     kubectl = [c for c in module.commands if c[0] == "/bin/kubectl"]
     helm = [c for c in module.commands if c[0] == "/bin/helm"]
     assert len(kubectl) == 3
-    assert [c[1] for c in helm].count("list") == 1 and [c[1] for c in helm].count("show") == len(CHARTS)
+    # one helm list per realm namespace (the operator's, ab-operator-cd, is one of them): never --all-namespaces
+    lists = [c for c in helm if c[1] == "list"]
+    assert [c[c.index("--namespace") + 1] for c in lists] == NAMESPACES
+    assert not [c for c in helm if "--all-namespaces" in c] and [c[1] for c in helm].count("show") == len(CHARTS)
     assert result["changed"] is False
     assert result["charts"]["drill"]["found"] is True
     assert result["charts"]["old"]["found"] is False and result["charts"]["old"]["version"] == "0.9.0"
@@ -168,6 +171,30 @@ def test_manager_process_count_and_result():
     assert result["tenants"][0]["pools"][0]["size"] == "10Gi"
     objects = [c for c in kubectl if "--all-namespaces" in c][0]
     assert objects[2].endswith(",statefulsets.apps,tenants.minio.min.io")
+
+
+def test_list_namespace_args():
+    args = h.list_namespace_args("ab-drill-cd")
+    assert args[:5] == ["list", "--namespace", "ab-drill-cd", "--max", "0"]
+    assert set(h.LIST_STATUSES) <= set(args) and "--filter" not in args and "--all-namespaces" not in args
+    args = h.list_namespace_args("x", ["drill", "a.b"])
+    assert args[args.index("--filter") + 1] == r"^(drill|a\.b)$"
+
+
+def test_release_namespaces_add_the_operators_once():
+    assert realm_info.release_namespaces(["a", "b", "a"], None) == ["a", "b"]
+    assert realm_info.release_namespaces(["a"], {"name": "operator", "namespace": "magasin-operator"}) == [
+        "a", "magasin-operator"]
+    assert realm_info.release_namespaces(["a"], {"name": "operator", "namespace": "a"}) == ["a"]
+
+
+def test_operator_of_another_realm_is_listed_in_its_namespace():
+    role = dict(ROLE, metadata=dict(ROLE["metadata"], annotations={"meta.helm.sh/release-name": "operator",
+                                                                   "meta.helm.sh/release-namespace": "magasin-operator"}))
+    module = FakeModule(dict(REALM_PARAMS, namespaces=["ab-tenant-cd"]), answers(owners=(role, CRD)))
+    realm_info.RealmInfoManager(module).run()
+    lists = [c for c in module.commands if c[0] == "/bin/helm" and c[1] == "list"]
+    assert [c[c.index("--namespace") + 1] for c in lists] == ["ab-tenant-cd", "magasin-operator"]
 
 
 def test_without_the_tenant_crd_tenants_are_not_asked_for():

@@ -41,9 +41,10 @@ def superset(objects, manifests=None):
 
 
 def test_argv():
-    assert s.objects_args() == ["get", ",".join(s.KINDS), "--all-namespaces", "--output", "json"]
-    assert s.secrets_args()[:3] == ["get", "secrets", "--all-namespaces"]
-    assert "{{$k}}" in s.secrets_args()[-1] and "$v}}" not in s.secrets_args()[-1].replace("$v := ", "")
+    assert s.objects_args(NS) == ["get", ",".join(s.KINDS), "--namespace", NS, "--output", "json"]
+    assert s.secrets_args(NS)[:4] == ["get", "secrets", "--namespace", NS]
+    assert "{{$k}}" in s.secrets_args(NS)[-1] and "$v}}" not in s.secrets_args(NS)[-1].replace("$v := ", "")
+    assert s.operator_args()[:2] == ["get", "clusterroles.rbac.authorization.k8s.io/minio-operator-role"]
     assert s.manifest_args("drill", "magasin-drill") == ["get", "manifest", "drill", "--namespace", "magasin-drill"]
 
 
@@ -106,23 +107,39 @@ def test_absent_component_and_waiting_container():
     assert s.pod_causes(pod) == ["container app waiting: ImagePullBackOff no such image"]
 
 
-def test_manager_reads_with_two_kubectl_and_lists_once():
-    objects = {"kind": "List", "items": [DEPLOY, POD, SVC, dict(SVC, metadata={"name": "x", "namespace": "other"})]}
+def test_manager_reads_per_namespace_never_across_all():
+    objects = {"kind": "List", "items": [DEPLOY, POD, SVC]}
     helm_list = [{"name": "superset", "namespace": NS, "revision": "2", "status": "deployed",
-                  "chart": "superset-0.13.4", "app_version": "4.1.1", "updated": "u"},
-                 {"name": "other", "namespace": "other", "revision": "1", "status": "failed", "chart": "o-1"}]
+                  "chart": "superset-0.13.4", "app_version": "4.1.1", "updated": "u"}]
+    # The shared operator is another realm's: its namespace comes from its ClusterRole's Helm annotations.
+    operator_list = [{"name": "operator", "namespace": "magasin-operator", "revision": "1", "status": "deployed",
+                      "chart": "operator-5.0.11", "app_version": "v5.0.11", "updated": "u"},
+                     {"name": "stray", "namespace": "magasin-operator", "revision": "1", "status": "failed",
+                      "chart": "stray-1.0.0", "app_version": "1", "updated": "u"}]
+    role = {"kind": "ClusterRole", "metadata": {"name": "minio-operator-role", "annotations": {
+        "meta.helm.sh/release-name": "operator", "meta.helm.sh/release-namespace": "magasin-operator"}}}
     module = FakeModule({"realm": "magasin", "components": ["superset"]}, [
+        (lambda c: c[0] == "/bin/kubectl" and "clusterroles" in c[2], (0, json.dumps(role), "")),
         (lambda c: c[0] == "/bin/kubectl" and "secrets" in c, (0, SECRET_TEXT, "")),
-        (lambda c: c[0] == "/bin/kubectl" and "--all-namespaces" in c, (0, json.dumps(objects), "")),
-        (lambda c: c[0] == "/bin/helm" and "list" in c, (0, json.dumps(helm_list), "")),
-        (lambda c: c[0] == "/bin/helm" and "manifest" in c, (0, MANIFEST, "")),
+        (lambda c: c[0] == "/bin/kubectl" and NS in c, (0, json.dumps(objects), "")),
+        (lambda c: c[0] == "/bin/kubectl" and "magasin-operator" in c, (0, '{"kind": "List", "items": []}', "")),
+        (lambda c: c[0] == "/bin/helm" and "list" in c and NS in c, (0, json.dumps(helm_list), "")),
+        (lambda c: c[0] == "/bin/helm" and "list" in c, (0, json.dumps(operator_list), "")),
+        (lambda c: c[0] == "/bin/helm" and "manifest" in c and NS in c, (0, MANIFEST, "")),
+        (lambda c: c[0] == "/bin/helm" and "manifest" in c, (0, "", "")),
         (lambda c: "version" in c, (0, '{"version": "v3.17.2"}', "")),
     ])
     result = realm_status.RealmStatusManager(module).run()
+    assert not [c for c in module.commands if "--all-namespaces" in c or "-A" in c]
     kubectl = [c for c in module.commands if c[0] == "/bin/kubectl"]
-    assert len(kubectl) == 2
+    assert sorted((c[1], c[2].split(",")[0], c[c.index("--namespace") + 1] if "--namespace" in c else None)
+                  for c in kubectl) == [("get", "clusterroles.rbac.authorization.k8s.io/minio-operator-role", None),
+                                        ("get", "deployments.apps", "magasin-operator"), ("get", "deployments.apps", NS),
+                                        ("get", "secrets", NS)]
+    lists = [c for c in module.commands if c[0] == "/bin/helm" and c[1] == "list"]
+    assert sorted(c[c.index("--namespace") + 1] for c in lists) == ["magasin-operator", NS]
     manifests = [c for c in module.commands if "manifest" in c]
-    assert [c[c.index("manifest") + 1] for c in manifests] == ["superset"]
+    assert sorted(c[c.index("manifest") + 1] for c in manifests) == ["operator", "superset"]
     assert result["ready"] and result["changed"] is False
     assert [e["service"] for e in result["components"]["superset"]["endpoints"]] == ["superset"]
 
