@@ -402,13 +402,71 @@ class StuckRelease(Exception):
     pass
 
 
-def plan_release(release, chart, values, state="present", history=None, now=None, pending_timeout=300):
+RECORD_KINDS = {"secret": "secrets", "secrets": "secrets", "configmap": "configmaps", "configmaps": "configmaps"}
+
+
+def pending_revisions(history, revision):
+    """The pending revisions above the last deployed one: the one helm shows and any left below it."""
+    good = last_good_revision(history, below=revision) or 0
+    found = set(h["revision"] for h in history
+                if h["revision"] is not None and h["revision"] > good and h["status"] in PENDING)
+    found.add(revision)
+    return sorted(found)
+
+
+def pending_recovery(release, history, driver="secret"):
+    """How a release left pending by a dead run is recovered without losing data. Pure.
+
+    Helm keeps one record per revision (a Secret, or a ConfigMap, labelled owner=helm, name, version,
+    status); a pending revision is one whose operation never finished, and the revision before it is
+    still the deployed one (Helm marks it superseded only when the new one succeeds). Dropping the
+    pending records lets Helm see that revision again, so the upgrade that follows goes from there,
+    and a first install that never finished is installed again, adopting the objects it had made
+    (they carry the release's annotations). Nothing is uninstalled: no volume claim, no Secret of the
+    chart is deleted and made again. With another storage driver (sql, memory), the old ways: roll
+    back to the last deployed revision, or uninstall a release that has none.
+    """
+    status, revision = release["status"], release["revision"]
+    kind = RECORD_KINDS.get((driver or "secret").lower())
+    if status == "uninstalling":
+        return {"action": "install", "recover": [("uninstall", None)],
+                "recovered": "uninstalled %s revision %s (its uninstall had not finished)" % (status, revision)}
+    if kind:
+        dropped = pending_revisions(history, revision)
+        left = [h for h in history if h["revision"] not in dropped]
+        steps = [("drop", (kind, rev, next((h["status"] for h in history if h["revision"] == rev), status)))
+                 for rev in dropped]
+        if left:
+            return {"action": "upgrade", "recover": steps,
+                    "recovered": "dropped the record of %s revision %s left by a run that ended; upgraded from "
+                                 "revision %s (%s)" % (status, ", ".join(map(str, dropped)), left[-1]["revision"],
+                                                       left[-1]["status"])}
+        return {"action": "install", "recover": steps,
+                "recovered": "dropped the record of %s revision %s left by a run that ended; installed again, "
+                             "adopting the objects it had made" % (status, ", ".join(map(str, dropped)))}
+    target = last_good_revision(history, below=revision)
+    if status in ("pending-upgrade", "pending-rollback") and target is not None:
+        return {"action": "upgrade", "recover": [("rollback", target)],
+                "recovered": "rolled back %s revision %s to revision %s" % (status, revision, target)}
+    return {"action": "install", "recover": [("uninstall", None)],
+            "recovered": "uninstalled %s revision %s with no deployed revision to return to" % (status, revision)}
+
+
+def drop_record_args(name, kind, revision, status):
+    """argv (after kubectl) deleting one pending revision's record of a release, and only that one: selected by
+    every label Helm gives it, its status included."""
+    return ["delete", kind, "--selector", "owner=helm,name=%s,version=%s,status=%s" % (name, revision, status),
+            "--ignore-not-found", "--output", "name"]
+
+
+def plan_release(release, chart, values, state="present", history=None, now=None, pending_timeout=300,
+                 driver="secret"):
     """Decide what to do with a release. Pure: no I/O.
 
     Returns a dict: ``action`` one of none/install/upgrade/uninstall, ``recover`` a list of
-    steps to run first (("rollback", rev) or ("uninstall", None)), ``reasons``, ``recovered``
-    (a sentence for the result). Raises StuckRelease for a pending release younger than
-    ``pending_timeout`` seconds, since another run may be working on it right now.
+    steps to run first, ``reasons``, ``recovered`` (a sentence for the result). Raises StuckRelease
+    for a pending release younger than ``pending_timeout`` seconds, since another run may be working
+    on it right now (0: the caller knows none is, it holds the realm lock).
     """
     plan = {"action": "none", "recover": [], "reasons": [], "recovered": None}
     if state == "absent":
@@ -424,7 +482,7 @@ def plan_release(release, chart, values, state="present", history=None, now=None
     if status in PENDING or status == "uninstalling":
         updated = parse_time(release.get("updated"))
         age = (now - updated).total_seconds() if (now and updated) else None
-        if age is not None and age < pending_timeout:
+        if pending_timeout > 0 and age is not None and age < pending_timeout:
             raise StuckRelease(
                 "Release %s in namespace %s has been %s since %s (revision %s, %d seconds ago). Another "
                 "helm operation may still be running. Wait until it finishes, or, if nothing is running, "
@@ -433,16 +491,7 @@ def plan_release(release, chart, values, state="present", history=None, now=None
                 % (release["name"], release["namespace"], status, release.get("updated"), release["revision"],
                    int(age), pending_timeout, "uninstall it" if status == "uninstalling" else "roll back",
                    "uninstall" if status == "uninstalling" else "rollback", release["name"], release["namespace"]))
-        target = last_good_revision(history or [], below=release["revision"])
-        if status in ("pending-upgrade", "pending-rollback") and target is not None:
-            plan["recover"].append(("rollback", target))
-            plan["recovered"] = "rolled back %s revision %s to revision %s" % (status, release["revision"], target)
-            plan["action"] = "upgrade"
-        else:
-            plan["recover"].append(("uninstall", None))
-            plan["recovered"] = "uninstalled %s revision %s with no deployed revision to return to" % (
-                status, release["revision"])
-            plan["action"] = "install"
+        plan.update(pending_recovery(release, history or [], driver))
         plan["reasons"].append("release was %s" % status)
         return plan
     reasons = release_differences(release, chart, values)

@@ -22,6 +22,7 @@ from ._helm import (
     HelmClient,
     StuckRelease,
     desired_chart,
+    drop_record_args,
     install_or_upgrade_args,
     merge_values,
     missing_kinds,
@@ -33,6 +34,7 @@ from ._helm import (
     template_args,
     uninstall_args,
 )
+from ._kubectl import KubectlClient
 from ._redact import mask_manifest, mask_values, secret_strings
 
 try:
@@ -62,6 +64,7 @@ class HelmReleaseManager:
         self.name = self.params["name"]
         self.namespace = self.params["namespace"]
         self.helm = HelmClient(module, Connection(module))
+        self._kubectl = None
         self.result = {"changed": False, "name": self.name, "namespace": self.namespace, "action": "none",
                        "reasons": [], "recovered": None}
 
@@ -94,7 +97,7 @@ class HelmReleaseManager:
             history = self.helm.history(self.name, self.namespace)
         try:
             plan = plan_release(current, chart, values, self.params["state"], history, now_utc(),
-                                self.params["pending_timeout"])
+                                self.params["pending_timeout"], os.environ.get("HELM_DRIVER") or "secret")
         except StuckRelease as exc:
             raise ReleaseError(str(exc), release_result(current)) from None
         self.result.update(release_result(current) or {"status": "absent"})
@@ -105,6 +108,12 @@ class HelmReleaseManager:
         if plan["action"] == "uninstall":
             return self.uninstall(current)
         return self.apply(plan, current, chart, values)
+
+    def kubectl(self):
+        """kubectl, for dropping a pending revision's record (helm has no command for it); made when needed."""
+        if self._kubectl is None:
+            self._kubectl = KubectlClient(self.module, self.helm.connection)
+        return self._kubectl
 
     def uninstall(self, current):
         if self.module._diff:
@@ -130,7 +139,9 @@ class HelmReleaseManager:
                 after_manifest = self.dry_run(action, chart, values, major)
         else:
             for step, revision in plan["recover"]:
-                if step == "rollback":
+                if step == "drop":
+                    self.kubectl().run(drop_record_args(self.name, *revision) + ["--namespace", self.namespace])
+                elif step == "rollback":
                     self.helm.run(rollback_args(self.name, self.namespace, revision, self.params))
                 else:
                     self.helm.run(uninstall_args(self.name, self.namespace, self.params))

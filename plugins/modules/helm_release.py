@@ -19,11 +19,16 @@ description:
   - V(changed) is true exactly when the release would change, that is when the chart name or version differs, the
     values differ from the values helm stored (also after an upgrade made by hand), the content of a local chart
     directory or archive changed, or the release is not C(deployed).
-  - Stuck releases are recovered. A C(failed) release is upgraded. A C(pending-upgrade) or C(pending-rollback)
-    release is rolled back to its last deployed revision and then upgraded. A C(pending-install) release with no
-    deployed revision is uninstalled and installed again. Because a pending state can also mean that another run
-    is working right now, a release is recovered only when its pending revision is older than O(pending_timeout);
-    otherwise the task fails and says what is pending, since when, and what to do.
+  - Stuck releases are recovered, and nothing is uninstalled to do so (no volume claim or Secret of the chart is
+    deleted and made again). A C(failed) release is upgraded. A C(pending-install), C(pending-upgrade) or
+    C(pending-rollback) release is an operation that never finished (its run was killed); the record of that
+    pending revision (a Secret, or a ConfigMap with C(HELM_DRIVER=configmap), selected by all of Helm's labels,
+    its status included) is deleted, so that Helm sees the revision before it again (still C(deployed)), and the
+    release is upgraded from there; a first install is installed again and adopts the objects it had made. With
+    another storage driver, a pending upgrade is rolled back, a pending install uninstalled. Because a pending
+    state can also mean that another run is working right now, a release is recovered only when its pending
+    revision is older than O(pending_timeout); otherwise the task fails and says what is pending, since when, and
+    what to do. V(0) recovers at once - for a run that holds the realm's lock (M(magasin.platform.realm_lock)).
   - Values reach helm on standard input, never on the command line. The task result never holds the values.
   - O(values) is not a C(no_log) option (that would mask every matching string in every result, and hide the
     diff). When the values hold a credential, set C(no_log) on the task, or better, hand the chart the name of a
@@ -141,7 +146,8 @@ options:
   pending_timeout:
     description:
       - Seconds after which a release left pending (by an interrupted run) is recovered. A younger pending
-        release makes the task fail, since another run may be working on it.
+        release makes the task fail, since another run may be working on it. V(0) recovers it at once, whatever its
+        age, when the caller knows no run can be working on it (it holds the realm's lock).
     type: int
     default: 300
 """

@@ -122,7 +122,7 @@ options:
         elements: str
         default: []
       pending_timeout:
-        description: Seconds after which a release left pending is recovered.
+        description: Seconds after which a release left pending is recovered (V(0) - at once, see M(magasin.platform.helm_release)).
         type: int
         default: 300
   max_parallel:

@@ -145,8 +145,10 @@ def interrupted(helm_bin, kubeconfig, namespace, action, want_status):
 
 
 @pytest.mark.parametrize(("action", "pending", "recovered"), [
-    ("upgrade", "pending-upgrade", "rolled back pending-upgrade revision 2 to revision 1"),
-    ("install", "pending-install", "uninstalled pending-install revision 1"),
+    ("upgrade", "pending-upgrade", "dropped the record of pending-upgrade revision 2 left by a run that ended; "
+                                   "upgraded from revision 1 (deployed)"),
+    ("install", "pending-install", "dropped the record of pending-install revision 1 left by a run that ended; "
+                                   "installed again, adopting the objects it had made"),
 ])
 def test_interrupted_release_is_recovered(base_vars, helm_bin, kubeconfig, action, pending, recovered):
     ns = base_vars["test_namespace"]
