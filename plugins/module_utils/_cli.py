@@ -7,6 +7,10 @@ A client resolves its binary once (module option, then PATH), builds its base ar
 runs argv lists only (never a shell), hands data over stdin, parses JSON in one place and
 fails through one method that carries the command, rc, stdout and stderr with every known
 secret masked.
+
+Every client of a module counts the processes it starts in one tally per module run, and the
+module's result carries it (``processes``: {helm: n, kubectl: n}) with the module's own wall time
+(``duration``, seconds): the run report sums them without asking any tool again.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,6 +23,8 @@ import json
 import os
 import signal
 import subprocess
+import threading
+import time
 
 from ansible.module_utils.common.text.converters import to_text
 
@@ -30,6 +36,35 @@ PR_SET_PDEATHSIG = 1
 def _die_with_parent():
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def count_processes(module):
+    """The tally of processes the clients of ``module`` start ({binary name: count}), made once per module; from
+    then on the module's exit_json adds it to the result as ``processes``, with ``duration`` (seconds since the
+    tally was made, that is about the module's own run time). A module without exit_json (a test's fake) is
+    only counted."""
+    tally = getattr(module, "_magasin_processes", None)
+    if tally is None:
+        tally = {"counts": {}, "lock": threading.Lock(), "started": time.monotonic()}
+        module._magasin_processes = tally
+        exit_json = getattr(module, "exit_json", None)
+        if exit_json is not None:
+            def exit_with_counts(**result):
+                result.setdefault("processes", dict(tally["counts"]))
+                result.setdefault("duration", round(time.monotonic() - tally["started"], 3))
+                exit_json(**result)
+            module.exit_json = exit_with_counts
+    return tally
+
+
+def skip_to_json(out):
+    """The output from its first line that opens a JSON document: Helm 4 prints ``Pulled: <ref>`` and
+    ``Digest: <digest>`` on stdout before the JSON of an install or upgrade from an oci:// chart."""
+    lines = out.splitlines(True)
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("{", "[")):
+            return "".join(lines[i:])
+    return out
 
 
 class CliError(Exception):
@@ -51,6 +86,9 @@ class CliClient:
         self.connection = connection
         self.secrets = set()
         self.calls = []
+        self.tally = count_processes(module)
+        with self.tally["lock"]:
+            self.tally["counts"].setdefault(self.binary_name, 0)
         path = module.params.get(self.binary_option)
         if path:
             self.binary = path
@@ -70,10 +108,15 @@ class CliClient:
     def redact(self, text):
         return redact_text(to_text(text or ""), self.secrets)
 
+    def count(self, cmd):
+        self.calls.append(cmd)
+        with self.tally["lock"]:
+            self.tally["counts"][self.binary_name] = self.tally["counts"].get(self.binary_name, 0) + 1
+
     def run(self, args, data=None, check=True, ok_rcs=(0,)):
         """Run the tool; return (rc, stdout, stderr). ``data`` goes to stdin."""
         cmd = self.base_args() + list(args)
-        self.calls.append(cmd)
+        self.count(cmd)
         rc, out, err = self.module.run_command(cmd, data=data, binary_data=data is not None and isinstance(data, bytes),
                                                environ_update=self.environ, check_rc=False, encoding="utf-8")
         if check and rc not in ok_rcs:
@@ -86,7 +129,7 @@ class CliClient:
         output and stops it. It gets SIGTERM when the module's process dies, so no port stays open behind a
         killed module. ``run`` cannot do this: it waits for the process to end."""
         cmd = self.base_args() + list(args)
-        self.calls.append(cmd)
+        self.count(cmd)
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                 env=dict(os.environ, **self.environ), universal_newlines=True,
                                 # Only prctl runs between fork and exec (no lock is taken there).

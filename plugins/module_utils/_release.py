@@ -36,6 +36,7 @@ from ._helm import (
 )
 from ._kubectl import KubectlClient
 from ._redact import mask_manifest, mask_values, secret_strings
+from ._report import object_changes
 
 try:
     import yaml
@@ -51,6 +52,11 @@ class ReleaseError(Exception):
         super(ReleaseError, self).__init__(msg)
         self.msg = msg
         self.result = result or {}
+
+
+def manifest_docs(text):
+    """The objects of a manifest (helm's multi-document YAML)."""
+    return [d for d in yaml.safe_load_all(text or "") if isinstance(d, dict)]
 
 
 def yaml_dump(data):
@@ -81,6 +87,15 @@ class HelmReleaseManager:
         return merge_values(values, self.params["values"])
 
     def run(self):
+        """The release made to match; the result says what was done, which objects that added, changed or removed
+        (by kind and name) and how many helm processes it took, for the run report."""
+        try:
+            return self.converge()
+        finally:
+            kubectl = getattr(self, "_kubectl", None)
+            self.result["processes"] = {"helm": len(self.helm.calls), "kubectl": len(kubectl.calls) if kubectl else 0}
+
+    def converge(self):
         chart, values = None, {}
         if self.params["state"] == "present":
             try:
@@ -103,6 +118,7 @@ class HelmReleaseManager:
         self.result.update(release_result(current) or {"status": "absent"})
         self.result.update(action=plan["action"], reasons=plan["reasons"], recovered=plan["recovered"])
         if plan["action"] == "none":
+            self.result["objects"] = object_changes([], [])
             return self.result
         self.result["changed"] = True
         if plan["action"] == "uninstall":
@@ -122,7 +138,7 @@ class HelmReleaseManager:
                                    self.manifest_diff(current["manifest"], "", charts)]
         if not self.module.check_mode:
             self.helm.run(uninstall_args(self.name, self.namespace, self.params))
-        self.result.update(status="absent")
+        self.result.update(status="absent", objects=object_changes(manifest_docs(current["manifest"]), []))
         return self.result
 
     def apply(self, plan, current, chart, values):
@@ -152,6 +168,10 @@ class HelmReleaseManager:
                 release.update(self.helm.list_entry(self.name, self.namespace))
             self.result.update(release_result(release))
             after_manifest = release["manifest"] if release else ""
+        # A check run that would recover a stuck release renders nothing to compare with.
+        predicted = not (self.module.check_mode and plan["recover"])
+        self.result["objects"] = (object_changes(manifest_docs(before_manifest), manifest_docs(after_manifest))
+                                  if predicted else None)
         if self.module._diff:
             # The headers name both charts: not every chart labels its objects with its version.
             charts = (chart_label(current), "%s-%s" % (chart["name"], chart["version"]))

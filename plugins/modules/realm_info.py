@@ -17,7 +17,8 @@ description:
     serves the cluster, every MinIO Tenant and its pools, the volume claim templates of the realm's StatefulSets,
     the realm's Helm releases - and checks that each chart version asked for exists where it is taken from.
   - Read-only. Three kubectl processes and one C(helm list) per namespace, plus one C(helm show chart) per chart in O(charts),
-    whatever the size of the cluster; they run concurrently where they do not depend on each other.
+    whatever the size of the cluster; they run concurrently where they do not depend on each other. A chart from a
+    repository also costs one read of that repository's C(index.yaml) (for its digest), once per repository.
   - Reaches the cluster through the connection options every module of the collection shares, so it honours
     C(K8S_AUTH_*) (an AWX bearer token) like the modules that change the cluster.
   - Returns no secret value; Secrets are not read at all.
@@ -171,21 +172,35 @@ charts:
   description:
     - For each entry of O(charts), by its key - whether that chart version exists where it is taken from, the
       name and version helm found, and helm's error (or the version mismatch) when it was not found.
+    - C(digest), for the run report, is the SHA-256 of the chart archive - of the C(.tgz) file itself
+      (C(digest_source=archive)), or as the chart repository's C(index.yaml) records it (C(digest_source=index),
+      one read of the index per repository). Null for a chart directory or an C(oci://) reference, or when the
+      index names no digest.
   returned: always
   type: dict
-  sample: {drill: {found: true, name: drill, version: 0.9.0, error: null},
-           tenant: {found: false, name: tenant, version: 5.0.11, error: "the chart found is tenant 5.0.11, not version 5.0.12"}}
+  sample: {drill: {found: true, name: drill, version: 0.9.0, error: null, digest: "sha256:4f1c...", digest_source: archive},
+           tenant: {found: false, name: tenant, version: 5.0.11, error: "the chart found is tenant 5.0.11, not version 5.0.12",
+                    digest: null, digest_source: null}}
+started:
+  description: When the module started to read (ISO 8601, UTC), where the run report's durations begin.
+  returned: always
+  type: str
+  sample: "2026-12-01T12:31:10.002991"
 """
 
+import datetime
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 from ansible_collections.magasin.platform.plugins.module_utils import _realm
 from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
 from ansible_collections.magasin.platform.plugins.module_utils._helm import (
     HelmClient,
     chart_lookup,
+    classify_chart,
     list_namespace_args,
     parse_releases,
     show_chart_args,
@@ -202,6 +217,13 @@ from ansible_collections.magasin.platform.plugins.module_utils._kubectl import (
     parse_tenant,
     summarize,
 )
+from ansible_collections.magasin.platform.plugins.module_utils._report import archive_digest, index_digest
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
 
 NODE_FIELDS = ("name", "ready", "schedulable", "cpu", "memory", "arch", "os")
 # Cluster-wide CRDs that a chart installs from its crds/ folder (daskhub's Dask Gateway and Traefik), reported in
@@ -284,6 +306,14 @@ def realm_facts(version, owners, objects, releases, namespaces):
     }
 
 
+def read_index(repo_url):
+    """A chart repository's index.yaml, parsed (None without PyYAML)."""
+    if not HAS_YAML:
+        return None
+    text = open_url(repo_url.rstrip("/") + "/index.yaml", timeout=30).read()
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 class RealmInfoManager:
     def __init__(self, module):
         self.module = module
@@ -291,6 +321,9 @@ class RealmInfoManager:
         connection = Connection(module)
         self.kubectl = KubectlClient(module, connection)
         self.helm = HelmClient(module, connection)
+        self.indexes = {}
+        self.indexes_lock = threading.Lock()
+        self.read_index = read_index
 
     def validate(self):
         keys = [c["key"] for c in self.params["charts"]]
@@ -301,9 +334,36 @@ class RealmInfoManager:
     def show_chart(self, spec):
         rc, out, err = self.helm.run(show_chart_args(spec["chart"], spec.get("version"), spec.get("repo_url")),
                                      check=False)
-        return chart_lookup(rc, out, self.helm.redact(err), spec.get("version"))
+        found = chart_lookup(rc, out, self.helm.redact(err), spec.get("version"))
+        found.update(digest=None, digest_source=None)
+        if found["found"]:
+            found.update(self.digest(spec, found))
+        return found
+
+    def digest(self, spec, found):
+        """The chart archive's SHA-256: of the .tgz itself, or from its repository's index.yaml (read once)."""
+        kind = classify_chart(spec["chart"], spec.get("repo_url"))
+        if kind == "tgz":
+            digest = archive_digest(spec["chart"])
+            return {"digest": digest, "digest_source": "archive" if digest else None}
+        if kind == "repo":
+            digest = index_digest(self.index(spec["repo_url"]), found["name"], found["version"])
+            return {"digest": digest, "digest_source": "index" if digest else None}
+        return {}
+
+    def index(self, repo_url):
+        with self.indexes_lock:
+            if repo_url not in self.indexes:
+                try:
+                    self.indexes[repo_url] = self.read_index(repo_url)
+                except Exception as exc:  # pylint: disable=broad-except
+                    self.indexes[repo_url] = None
+                    self.module.warn("the index of %s could not be read for the run report's chart digests: %s"
+                                     % (repo_url, exc))
+            return self.indexes[repo_url]
 
     def run(self):
+        started = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
         self.validate()
         charts = self.params["charts"]
         namespaces = self.params["namespaces"]
@@ -324,6 +384,7 @@ class RealmInfoManager:
                              "MinIO operator was installed without Helm. A Helm release of the operator would "
                              "collide with it." % OPERATOR_ROLE)
         result["changed"] = False
+        result["started"] = started
         return result
 
 

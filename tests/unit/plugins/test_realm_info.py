@@ -153,12 +153,23 @@ CHARTS = [{"key": "drill", "chart": "drill", "version": "0.9.0", "repo_url": "ht
           {"key": "gone", "chart": "drill", "version": "9.9.9", "repo_url": "https://r"}]
 
 
+INDEX = {"entries": {"drill": [{"version": "0.9.0", "digest": "ab12"}, {"version": "0.8.0", "digest": "cd34"}]}}
+
+
 def test_manager_process_count_and_result():
     module = FakeModule(dict(REALM_PARAMS, namespaces=NAMESPACES, charts=CHARTS), answers())
-    result = realm_info.RealmInfoManager(module).run()
+    manager = realm_info.RealmInfoManager(module)
+    read = []
+    manager.read_index = lambda url: read.append(url) or INDEX
+    result = manager.run()
+    assert read == ["https://r"], "the repository's index is read once for every chart of it"
+    assert result["charts"]["drill"]["digest"] == "sha256:ab12" and result["charts"]["drill"]["digest_source"] == "index"
+    assert result["started"]
     kubectl = [c for c in module.commands if c[0] == "/bin/kubectl"]
     helm = [c for c in module.commands if c[0] == "/bin/helm"]
     assert len(kubectl) == 3
+    # Every process the clients started is counted, once (the run report sums these).
+    assert module._magasin_processes["counts"] == {"kubectl": len(kubectl), "helm": len(helm)}
     # one helm list per realm namespace (the operator's, ab-operator-cd, is one of them): never --all-namespaces
     lists = [c for c in helm if c[1] == "list"]
     assert [c[c.index("--namespace") + 1] for c in lists] == NAMESPACES
@@ -167,7 +178,7 @@ def test_manager_process_count_and_result():
     assert result["charts"]["drill"]["found"] is True
     assert result["charts"]["old"]["found"] is False and result["charts"]["old"]["version"] == "0.9.0"
     assert result["charts"]["gone"] == {"found": False, "name": None, "version": None,
-                                        "error": "Error: chart not found"}
+                                        "error": "Error: chart not found", "digest": None, "digest_source": None}
     assert result["tenants"][0]["pools"][0]["size"] == "10Gi"
     objects = [c for c in kubectl if "--all-namespaces" in c][0]
     assert objects[2].endswith(",statefulsets.apps,tenants.minio.min.io")
