@@ -15,7 +15,7 @@ __metaclass__ = type
 import hashlib
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.magasin.platform.plugins.module_utils import _realm, _validate, _values
+from ansible_collections.magasin.platform.plugins.module_utils import _realm, _security, _validate, _values
 from ansible_collections.magasin.platform.plugins.module_utils._helm import merge_values
 
 
@@ -140,14 +140,16 @@ def minio_setup_job(model, script, image):
     return _realm.minio_setup_job(model, consumers, str(script), str(image))
 
 
-def namespace(model, key):
+def namespace(model, key, name=""):
+    """A realm namespace, labelled (Pod Security included); ``name`` overrides the model's."""
+    return _security.namespace(_plain(model), str(key), str(name or ""))
+
+
+def network_policies(model, keys):
+    """The realm's NetworkPolicies in the namespaces of ``keys`` (one key or a list; [] when they are turned off)."""
     model = _plain(model)
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": model["namespaces"][str(key)], "labels": dict(model["labels"])}}
-
-
-def egress_policy(model, name, namespace_, pod_labels, to_minio=True):
-    return _realm.egress_policy(_plain(model), str(name), str(namespace_), _plain(pod_labels), bool(to_minio))
+    keys = [str(keys)] if isinstance(keys, str) else [str(k) for k in _plain(keys)]
+    return [p for key in keys for p in _security.network_policies(model, key)]
 
 
 def summary_table(summary, model):
@@ -178,7 +180,7 @@ class FilterModule(object):
             "minio_user": minio_user,
             "minio_setup_job": minio_setup_job,
             "namespace": namespace,
-            "egress_policy": egress_policy,
+            "network_policies": network_policies,
             "summary_table": summary_table,
             "superset_admin_warning": superset_admin_warning,
         }

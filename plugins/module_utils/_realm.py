@@ -146,6 +146,21 @@ def for_component(model, component, inputs):
     return model
 
 
+# The UIs an ingress can serve: the inventory's host variable of each.
+UI_HOSTS = {"minio_api": "minio_api_host", "minio_console": "minio_console_host", "dagster": "dagster_webserver_host",
+            "daskhub": "daskhub_host", "superset": "superset_host"}
+
+
+def network_settings(settings):
+    """Whether the realm gets NetworkPolicies (magasin_network_policies), the ingress controller's
+    namespace ('' for any) and the UIs an ingress serves."""
+    hosts = settings.get("hosts") or {}
+    enabled = settings.get("magasin_network_policies", True)
+    return {"enabled": enabled if isinstance(enabled, bool) else str(enabled).lower() in ("true", "yes", "1", "on"),
+            "ingress_namespace": settings.get("magasin_ingress_namespace") or "",
+            "ui": [ui for ui, var in UI_HOSTS.items() if hosts.get(var)]}
+
+
 def realm_model(settings, observed, sizing=None):
     """The realm model from the inventory's settings and what realm_info observed.
 
@@ -188,6 +203,7 @@ def realm_model(settings, observed, sizing=None):
         "charts": chart_sources(settings),
         "sizing": copy.deepcopy(sizing or {}),
         "labels": {"app.kubernetes.io/part-of": "magasin", "magasin.unicef.org/realm": realm},
+        "network": network_settings(settings),
         "existing": {
             "claims": _existing_claims(observed),
             "operator": copy.deepcopy(observed.get("operator")),
@@ -298,10 +314,11 @@ def minio_setup_job(model, consumers, script, image):
         ]
     pod = {
         "restartPolicy": "OnFailure",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [{
             "name": "mc",
             "image": relocate(image, model["image_registry"]),
+            "securityContext": _values.restricted_container(),
             "command": ["/bin/sh", "-c", script],
             "env": env,
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
@@ -318,31 +335,6 @@ def minio_setup_job(model, consumers, script, image):
             "backoffLimit": 20,
             "activeDeadlineSeconds": 1800,
             "template": {"metadata": {"labels": {"app.kubernetes.io/component": "minio-setup"}}, "spec": pod},
-        },
-    }
-
-
-DNS_EGRESS = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
-              "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
-SAME_NAMESPACE = {"to": [{"podSelector": {}}]}
-INTERNET = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
-                                "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.169.254/32"]}}]}
-
-
-def egress_policy(model, name, namespace, pod_labels, to_minio=True):
-    """A NetworkPolicy letting the selected pods reach DNS, their own namespace, the realm's
-    MinIO (unless ``to_minio`` is false) and Drill, and the internet outside private ranges."""
-    rules = [r for r in _values.egress_rules(model)
-             if to_minio or r["to"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-             != model["namespaces"]["tenant"]]
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(model["labels"])},
-        "spec": {
-            "podSelector": {"matchLabels": dict(pod_labels)},
-            "policyTypes": ["Egress"],
-            "egress": [DNS_EGRESS, SAME_NAMESPACE] + rules + [INTERNET],
         },
     }
 

@@ -770,6 +770,8 @@ GLOBAL_RULES = (
     ("magasin_s3_secret_key", check_secret, "<from a vault>"),
     ("magasin_timeout", check_duration, "10m"),
     ("magasin_check_cluster_fit", check_bool, "true"),
+    ("magasin_network_policies", check_bool, "false"),
+    ("magasin_ingress_namespace", lambda v: None if v == "" else check_dns_label(v, what="a namespace name"), "ingress-nginx"),
     ("magasin_sizing", check_sizing, "{drill: {drillbit: {replicas: 2, requests: {cpu: '1', memory: 4Gi}}}}"),
 )
 

@@ -316,6 +316,17 @@ def _drill_host(model):
     return urlparse(url).hostname if url else ""
 
 
+def restricted_container(**extra):
+    """A container securityContext that passes Pod Security `restricted` (with a non-root user)."""
+    out = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+    out.update(extra)
+    return out
+
+
+# Pods that read the realm's S3 (and Drill) carry this label; the NetworkPolicies select them by it.
+S3_CLIENT_LABELS = {"magasin.unicef.org/s3-client": "true"}
+
+
 def egress_rules(model):
     """Egress from pods reading the realm's MinIO and Drill (notebooks), for the selected ones only."""
     namespaces = model.get("namespaces") or {}
@@ -340,9 +351,10 @@ def operator_values(model, inputs=None):
     inputs = inputs or {}
     size = merge(OPERATOR_SIZING, inputs.get("operator_sizing") or {})
     values = {
-        "operator": {"replicaCount": size["operator"]["replicas"], "resources": _resources(size["operator"])},
+        "operator": {"replicaCount": size["operator"]["replicas"], "resources": _resources(size["operator"]),
+                     "containerSecurityContext": restricted_container()},
         "console": {"enabled": bool(inputs.get("console_enabled", True)), "replicaCount": size["console"]["replicas"],
-                    "resources": _resources(size["console"])},
+                    "resources": _resources(size["console"]), "containerSecurityContext": restricted_container()},
     }
     registry = model.get("image_registry")
     if registry:
@@ -376,8 +388,9 @@ def tenant_values(model, inputs=None):
         "storageClassName": _storage_class(model),
         "resources": _resources(pool_size),
         "securityContext": {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000, "fsGroupChangePolicy": "OnRootMismatch",
-                            "runAsNonRoot": True},
-        "containerSecurityContext": {"runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": True},
+                            "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        # The operator gives MinIO's sidecar and init containers this one too.
+        "containerSecurityContext": restricted_container(runAsUser=1000, runAsGroup=1000, runAsNonRoot=True),
     }
     if _production(model):
         pool["affinity"] = _spread({"v1.min.io/tenant": name})
@@ -527,7 +540,7 @@ def _dagster(model, inputs, chart_version=None):
         d.setdefault("resources", _resources(size["user_code"]))
         if production:
             d.setdefault("affinity", _spread({"component": "user-deployments", "deployment": d.get("name", "")}))
-        d["labels"] = merge(d.get("labels") or {}, {"magasin.unicef.org/s3-client": "true"})
+        d["labels"] = merge(d.get("labels") or {}, S3_CLIENT_LABELS)
         deployments.append(d)
     values = {
         "telemetry": {"enabled": False},
@@ -547,6 +560,8 @@ def _dagster(model, inputs, chart_version=None):
         "runLauncher": {"config": {"k8sRunLauncher": {
             "envSecrets": env_secrets,
             "envVars": ["%s=%s" % (e["name"], e["value"]) for e in env],
+            # The NetworkPolicies select the run pods by these.
+            "labels": dict(S3_CLIENT_LABELS, component="dagster-run"),
             "resources": _resources(size["run"]),
         }}},
     }
@@ -575,6 +590,13 @@ c.DummyAuthenticator.password = os.environ["MAGASIN_NOTEBOOK_PASSWORD"]
 for service in c.JupyterHub.services:
     if service.get("name") == "dask-gateway":
         service["api_token"] = os.environ["MAGASIN_GATEWAY_API_TOKEN"]
+"""
+
+
+# Dask schedulers and workers read S3 like the notebooks: the same label selects them.
+_DASK_CLUSTER_LABELS_CONFIG = """\
+c.KubeClusterConfig.scheduler_extra_pod_labels = {"magasin.unicef.org/s3-client": "true"}
+c.KubeClusterConfig.worker_extra_pod_labels = {"magasin.unicef.org/s3-client": "true"}
 """
 
 
@@ -621,6 +643,7 @@ def _daskhub(model, inputs, chart_version=None):
         "proxy": {"chp": {"resources": _resources(size["proxy"])}},
         "singleuser": {
             "extraEnv": single_env,
+            "extraLabels": dict(S3_CLIENT_LABELS),
             "networkPolicy": {"egress": egress_rules(model)},
             "cpu": {"guarantee": cpu(notebook["requests"]["cpu"]), "limit": cpu(notebook["limits"]["cpu"])},
             "memory": {"guarantee": notebook["requests"]["memory"], "limit": notebook["limits"]["memory"]},
@@ -639,6 +662,7 @@ def _daskhub(model, inputs, chart_version=None):
             "resources": _resources(size["gateway"]),
             "auth": {"type": "jupyterhub", "jupyterhub": {"apiTokenFromSecretName": credentials,
                                                           "apiTokenFromSecretKey": "gateway-api-token"}},
+            "extraConfig": {"90-magasin-labels": _DASK_CLUSTER_LABELS_CONFIG},
             "backend": {"worker": {"cores": {"request": cpu(worker["requests"]["cpu"]), "limit": cpu(worker["limits"]["cpu"])},
                                    "memory": {"request": worker["requests"]["memory"], "limit": worker["limits"]["memory"]}}},
         },

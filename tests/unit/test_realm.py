@@ -187,17 +187,6 @@ def test_minio_setup_job_takes_keys_by_reference_and_is_named_by_its_content():
     assert moved["spec"]["template"]["spec"]["containers"][0]["image"] == "r.example.org/m/minio/mc:1"
 
 
-def test_egress_policy_reaches_only_the_selected_components():
-    full = R.egress_policy(model(), "p", "magasin-dagster", {"a": "b"})
-    targets = [r["to"][0].get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
-               for r in full["spec"]["egress"]]
-    assert "magasin-tenant" in targets and "magasin-drill" in targets
-    no_minio = R.egress_policy(model(), "p", "magasin-superset", {"a": "b"}, to_minio=False)
-    assert "magasin-tenant" not in str(no_minio) and "magasin-drill" in str(no_minio)
-    alone = R.egress_policy(model({"magasin_components": ["dagster"]}), "p", "magasin-dagster", {"a": "b"})
-    assert "magasin-drill" not in str(alone) and "magasin-tenant" not in str(alone)
-
-
 def test_summary_table_lists_releases_then_warnings():
     rows = [{"component": "drill", "name": "drill", "namespace": "magasin-drill", "chart": "drill-0.9.0",
              "status": "deployed", "action": "none"}, {"warning": "change the admin password"}]
