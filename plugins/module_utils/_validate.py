@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 
+from ._lifecycle import PURGE_KINDS
 from ._values import CHART_VERSIONS, DEFAULT_SIZING, OPERATOR_SIZING
 
 try:
@@ -639,6 +640,50 @@ def check_components(value):
     return None
 
 
+def check_purge(value):
+    bad = check_dict(value)
+    if bad:
+        return bad
+    unknown = [c for c in value if c not in KNOWN_COMPONENTS]
+    if unknown:
+        return "names unknown components %s; valid ones are %s" % (_show(unknown), ", ".join(KNOWN_COMPONENTS))
+    for component, kinds in value.items():
+        if isinstance(kinds, str):
+            return "%s is a string, not a list: write %s: [%s]" % (component, component, kinds)
+        if not isinstance(kinds, list) or not kinds:
+            return "%s is %s (%s), not a list of what may go (%s)" % (component, _kind(kinds), _show(kinds), ", ".join(PURGE_KINDS))
+        wrong = [k for k in kinds if k not in PURGE_KINDS]
+        if wrong:
+            return "%s holds unknown kinds %s; valid ones are %s" % (component, _show(wrong), ", ".join(PURGE_KINDS))
+    return None
+
+
+def _purge_problems(inputs, failed):
+    """magasin_purge goes with magasin_state: absent, the selected components, and a confirmation naming the realm."""
+    purge = inputs.get("magasin_purge") or {}
+    if "magasin_purge" in failed or not isinstance(purge, dict) or not purge:
+        return []
+    example = "{%s}" % ", ".join("%s: [%s]" % (c, ", ".join(k)) for c, k in purge.items())
+    if inputs.get("magasin_state", "present") != "absent":
+        return [problem("magasin_purge", "is set but magasin_state is %s: a purge deletes, for good, what an uninstall keeps; "
+                        "run it with magasin_state: absent (or leave magasin_purge empty)" % _show(inputs.get("magasin_state", "present")),
+                        "{}")]
+    components = inputs.get("magasin_components", KNOWN_COMPONENTS)
+    if "magasin_components" not in failed and isinstance(components, (list, tuple)):
+        unselected = [c for c in purge if c not in components]
+        if unselected:
+            return [problem("magasin_purge", "names %s, which magasin_components does not select (a purge follows the "
+                            "uninstall of a selected component)" % _show(unselected), example)]
+    realm = inputs.get("magasin_realm") or "magasin"
+    confirm = inputs.get("magasin_purge_confirm") or ""
+    if "magasin_realm" not in failed and "magasin_purge_confirm" not in failed and confirm != realm:
+        what = "; ".join("%s: %s" % (c, ", ".join(k)) for c, k in purge.items())
+        return [problem("magasin_purge_confirm", "%s, so nothing is deleted: magasin_purge deletes for good, in realm %s, %s; "
+                        "to confirm, set it to the realm's name" % ("is empty" if not confirm else "is %s, not the realm's name" % _show(confirm),
+                                                                    _show(realm), what), realm)]
+    return []
+
+
 def check_profile(value):
     bad = _not_string(value)
     if bad:
@@ -773,6 +818,8 @@ GLOBAL_RULES = (
     ("magasin_network_policies", check_bool, "false"),
     ("magasin_ingress_namespace", lambda v: None if v == "" else check_dns_label(v, what="a namespace name"), "ingress-nginx"),
     ("magasin_sizing", check_sizing, "{drill: {drillbit: {replicas: 2, requests: {cpu: '1', memory: 4Gi}}}}"),
+    ("magasin_purge", check_purge, "{superset: [volumes, credentials], daskhub: [namespace]}"),
+    ("magasin_purge_confirm", check_string, "magasin"),
 )
 
 
@@ -802,6 +849,7 @@ def validate_globals(inputs):
         problems.append(problem("magasin_chart_repo", "is empty and so is magasin_charts_dir: the charts come from nowhere",
                                 "https://unicef.github.io/magasin"))
     problems.extend(offline_problems(inputs, failed))
+    problems.extend(_purge_problems(inputs, failed))
     # The charts' sources, which the preflight resolves for every selected component at once.
     problems.extend(_all_chart_problems(KNOWN_COMPONENTS, inputs))
     # The ingress hosts, which the cluster check reads before the component roles check them.
