@@ -176,7 +176,7 @@ def images(docs, release=""):
                     add(doc, "env", "%s/%s" % (c.get("name", ""), SIDECAR_ENV), sidecar[0], hook)
                 elif split_image(str(c.get("image") or ""))[0].endswith("minio/operator") and "ui" not in (c.get("args") or []):
                     # Injected into tenant pods by the operator: its own image when the variable is unset.
-                    add(doc, "env", "%s/%s (unset: the operator's image)" % (c.get("name", ""), SIDECAR_ENV), c.get("image"), hook)
+                    add(doc, "env", "%s/%s" % (c.get("name", ""), SIDECAR_ENV), c.get("image"), hook)
     return out
 
 
@@ -204,6 +204,45 @@ def problems(entries, registry):
 def unique(entries):
     """The distinct images, sorted."""
     return sorted(set(e["image"] for e in entries if e["image"]))
+
+
+def source_ref(image, source=""):
+    """Where the mirror reads an upstream image: the upstream itself, or a registry that holds the
+    upstream images under their full names (``<source>/quay.io/minio/minio:TAG``)."""
+    return source.rstrip("/") + "/" + canonical(image) if source else canonical(image)
+
+
+def mirror_plan(public, site, source=""):
+    """[{source, dest, paths}] from the same releases rendered without and with the site registry,
+    paired by where each image is set, so each copy lands exactly where the cluster pulls from.
+    Raises ValueError when the two renders differ in shape or two sources meet at one destination."""
+    at = dict(((e["release"], e["path"]), e["image"]) for e in public)
+    plan = {}
+    for e in site:
+        upstream = at.get((e["release"], e["path"]))
+        if upstream is None:
+            raise ValueError("%s of release %s has no image in the render without the site registry" % (e["path"], e["release"]))
+        item = plan.setdefault(e["image"], {"source": source_ref(upstream, source), "dest": e["image"], "paths": []})
+        if item["source"] != source_ref(upstream, source):
+            raise ValueError("%s is the site's name of both %s and %s (%s)"
+                             % (e["image"], item["source"], source_ref(upstream, source), e["path"]))
+        item["paths"].append("%s: %s" % (e["release"], e["path"]))
+    return [plan[k] for k in sorted(plan)]
+
+
+def chart_archives(plans):
+    """[{path}] of the planned releases' chart archives, once each (the mirror pushes them). Raises
+    ValueError for a chart that is not a local archive: the mirror reads magasin_charts_dir."""
+    out = []
+    for plan in (plans or {}).values():
+        for release in plan.get("releases") or []:
+            chart = str(release.get("chart") or "")
+            if not chart.endswith(".tgz") or "://" in chart:
+                raise ValueError("chart %s of release %s is not a local archive: the mirror pushes the archives of "
+                                 "magasin_charts_dir (set it, or magasin_mirror_charts: false)" % (chart, release.get("name")))
+            if {"path": chart} not in out:
+                out.append({"path": chart})
+    return out
 
 
 def relocate_docs(docs, registry, containers=(), pull_secret=""):

@@ -72,7 +72,7 @@ def test_the_operator_sidecar():
     # Unset, the operator injects its own image (the console, which injects nothing, is not counted).
     public = [e for e in entries("operator-public") if e["field"] == "env"]
     assert [(e["path"], e["image"]) for e in public] == [
-        ("Deployment/minio-operator/env/operator/OPERATOR_SIDECAR_IMAGE (unset: the operator's image)", "quay.io/minio/operator:v5.0.11")]
+        ("Deployment/minio-operator/env/operator/OPERATOR_SIDECAR_IMAGE", "quay.io/minio/operator:v5.0.11")]
 
 
 def test_the_tenant_image():
@@ -141,3 +141,25 @@ def test_hub_values_without_metadata_blocking():
     values["singleuser"]["cloudMetadata"]["blockWithIptables"] = False
     secret["data"]["values.yaml"] = base64.b64encode(yaml.safe_dump(values).encode()).decode()
     assert [f for f, _, _ in I.spawned(secret)] == ["singleuser.image"]
+
+
+def test_mirror_plan_pairs_the_two_renders_by_path():
+    site, public = entries("daskhub-registry"), entries("daskhub-public")
+    plan = I.mirror_plan(public, site, "127.0.0.1:5001")
+    by_dest = {p["dest"]: p["source"] for p in plan}
+    assert by_dest[REGISTRY + "/pangeo/base-notebook:2024.01.03"] == "127.0.0.1:5001/docker.io/pangeo/base-notebook:2024.01.03"
+    assert by_dest[REGISTRY + "/pause:3.9"] == "127.0.0.1:5001/registry.k8s.io/pause:3.9"
+    assert len(plan) == len(I.unique(site))
+    notebook = [p for p in plan if p["dest"].endswith("base-notebook:2024.01.03")][0]
+    assert "daskhub: Secret/hub/singleuser.image/notebook (spawned by the hub)" in notebook["paths"]
+    assert I.mirror_plan(public, site)[0]["source"] == next(p["source"] for p in plan).split("/", 1)[1]
+
+
+def test_mirror_plan_refuses_renders_that_differ():
+    site, public = entries("operator-registry"), entries("operator-public")
+    assert {p["dest"] for p in I.mirror_plan(public, site)} == {REGISTRY + "/minio/operator:v5.0.11"}
+    with pytest.raises(ValueError, match="no image in the render without"):
+        I.mirror_plan(public[:1], site)
+    clash = [dict(e, image=REGISTRY + "/one:1") for e in entries("drill-registry")]
+    with pytest.raises(ValueError, match="the site's name of both"):
+        I.mirror_plan(entries("drill-registry"), clash)

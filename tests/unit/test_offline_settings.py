@@ -6,6 +6,7 @@ from ansible_collections.magasin.platform.plugins.module_utils import _images as
 from ansible_collections.magasin.platform.plugins.module_utils import _realm as R
 from ansible_collections.magasin.platform.plugins.module_utils import _validate as VA
 from ansible_collections.magasin.platform.plugins.module_utils import _values as V
+from ansible_collections.magasin.platform.plugins.module_utils._cli import skip_to_json
 
 SITE = "registry.site.example.org/magasin"
 
@@ -71,3 +72,19 @@ def test_preflight_message_names_image_path_and_fix():
     assert "evil.example.org/drill:1" in lines[0] and "StatefulSet/drillbit/containers/drill-pod" in lines[0]
     assert "drill_values" in lines[0] and SITE in lines[0]
     assert "minio_mc_image" in lines[1]
+
+
+def test_chart_archives():
+    plans = {"minio": {"releases": [{"name": "operator", "chart": "/c/operator-5.0.11.tgz"}, {"name": "tenant", "chart": "/c/tenant-5.0.11.tgz"}]},
+             "drill": {"releases": [{"name": "drill", "chart": "/c/drill-0.9.0.tgz"}]},
+             "again": {"releases": [{"name": "drill2", "chart": "/c/drill-0.9.0.tgz"}]}}
+    assert I.chart_archives(plans) == [{"path": "/c/operator-5.0.11.tgz"}, {"path": "/c/tenant-5.0.11.tgz"}, {"path": "/c/drill-0.9.0.tgz"}]
+    with pytest.raises(ValueError, match="magasin_charts_dir"):
+        I.chart_archives({"drill": {"releases": [{"name": "drill", "chart": "oci://r/charts/drill"}]}})
+
+
+def test_helm4_oci_pull_lines_before_json():
+    out = 'Pulled: 127.0.0.1:5000/charts/drill:0.9.0\nDigest: sha256:45\n{"name": "drill"}\n'
+    assert skip_to_json(out) == '{"name": "drill"}\n'
+    assert skip_to_json('[{"a": 1}]') == '[{"a": 1}]'
+    assert skip_to_json("no json") == "no json"
