@@ -67,16 +67,6 @@ def skip_to_json(out):
     return out
 
 
-def skip_to_json(out):
-    """The output from its first line that opens a JSON document: Helm 4 prints ``Pulled: <ref>`` and
-    ``Digest: <digest>`` on stdout before the JSON of an install or upgrade from an oci:// chart."""
-    lines = out.splitlines(True)
-    for i, line in enumerate(lines):
-        if line.lstrip().startswith(("{", "[")):
-            return "".join(lines[i:])
-    return out
-
-
 class CliError(Exception):
     def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None):
         super(CliError, self).__init__(msg)
