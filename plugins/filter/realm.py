@@ -12,11 +12,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import hashlib
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.magasin.platform.plugins.module_utils import _realm, _security, _validate, _values
 from ansible_collections.magasin.platform.plugins.module_utils._helm import merge_values
+from ansible_collections.magasin.platform.plugins.module_utils._minio import ACCESS_KEY, SECRET_KEY, key_users, key_version, removed_users, setup_job
 
 
 def _plain(data):
@@ -134,10 +136,31 @@ def minio_user(consumer):
     return _realm.minio_user(str(consumer))
 
 
-def minio_setup_job(model, script, image):
-    model = _plain(model)
-    consumers = [_realm.minio_user(c) for c in s3_consumers(model)]
-    return _realm.minio_setup_job(model, consumers, str(script), str(image))
+def minio_setup_job(model, script, image, settings=None, key_versions=None):
+    """The Job applying the realm's MinIO content (the minio role's settings), named after its input."""
+    return setup_job(_plain(model), _plain(settings or {}), str(script), str(image), _plain(key_versions or {}))
+
+
+def minio_key_users(model, settings):
+    """The MinIO users whose keys the minio role keeps in Secrets: [{name, secret, rotate, builtin}]."""
+    return key_users(_plain(model), _plain(settings))
+
+
+def minio_removed_users(model, settings):
+    """The Secrets of the MinIO users named for removal (state: absent)."""
+    return removed_users(_plain(model), _plain(settings))
+
+
+def minio_key_versions(results):
+    """{user: digest of its keys} from the credentials results of a loop over minio_key_users."""
+    out = {}
+    for result in _plain(results):
+        data = result.get("data") or {}
+        if ACCESS_KEY in data and SECRET_KEY in data:
+            out[result["item"]["name"]] = key_version(
+                result["item"]["name"], base64.b64decode(data[ACCESS_KEY]).decode("utf-8"),
+                base64.b64decode(data[SECRET_KEY]).decode("utf-8"))
+    return out
 
 
 def namespace(model, key, name=""):
@@ -179,6 +202,9 @@ class FilterModule(object):
             "s3_consumers": s3_consumers,
             "minio_user": minio_user,
             "minio_setup_job": minio_setup_job,
+            "minio_key_users": minio_key_users,
+            "minio_removed_users": minio_removed_users,
+            "minio_key_versions": minio_key_versions,
             "namespace": namespace,
             "network_policies": network_policies,
             "summary_table": summary_table,

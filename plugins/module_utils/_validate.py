@@ -31,6 +31,7 @@ import re
 import shutil
 
 from ._lifecycle import PURGE_KINDS
+from ._minio import CANNED_POLICIES, builtin_policies, builtin_users, parse_size
 from ._values import CHART_VERSIONS, DEFAULT_SIZING, OPERATOR_SIZING
 
 try:
@@ -989,15 +990,229 @@ def validate_component(component, inputs, globals_):
 def _validate_component(component, inputs, globals_):
     if component not in COMPONENT_RULES:
         return [problem("magasin_components", "holds unknown component %s" % _show(component), "[minio, drill]")]
-    del globals_  # the charts' sources are checked with the globals
+    # The charts' sources are checked with the globals.
     problems = _run_rules((_state_rule(component),) + COMPONENT_RULES[component], inputs)
     problems.extend(_all_chart_problems([component], inputs))
     if component == "minio":
+        problems.extend(minio_content_problems(inputs, globals_))
         api, console = inputs.get("minio_api_host"), inputs.get("minio_console_host")
         if api and api == console:
             problems.append(problem("minio_console_host", "is the same host as minio_api_host; each ingress needs its own",
                                     "minio-console.example.org"))
     return problems
+
+
+# ---------------------------------------------------------------- the MinIO content (minio role)
+
+POLICY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=@+-]{0,127}$")
+POLICY_ACTION_RE = re.compile(r"^(s3|admin|kms|sts):[A-Za-z0-9*]+$")
+BUCKET_KEYS = ("name", "state", "versioning", "quota", "object_lock", "purge")
+STATEMENT_KEYS = ("Sid", "Effect", "Principal", "Action", "NotAction", "Resource", "NotResource", "Condition")
+USER_KEYS = ("policies", "state")
+BUCKET_EXAMPLE = "[{name: raw, versioning: true, quota: 100GiB}, {name: old-exports, state: absent}]"
+POLICY_EXAMPLE = ("{raw-read: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: ['s3:GetObject', "
+                  "'s3:ListBucket'], Resource: ['arn:aws:s3:::raw', 'arn:aws:s3:::raw/*']}]}, old-policy: {state: absent}}")
+USER_EXAMPLE = "{analyst: [raw-read], etl: {policies: [readwrite]}, former: {state: absent}}"
+
+
+def _strings(value):
+    return [value] if isinstance(value, str) else value if isinstance(value, list) else None
+
+
+def check_policy_document(document):
+    """A MinIO (IAM-style) policy document: Version 2012-10-17 and a list of statements, each with an
+    Effect, Actions of s3:/admin:/kms:/sts: and, for s3 actions, arn:aws:s3::: Resources. Message or None."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError as exc:
+            return "is a string that is not JSON (%s): write the document as YAML" % exc
+    if not isinstance(document, dict):
+        return "is %s, not a policy document (Version, Statement)" % _kind(document)
+    unknown = sorted(set(document) - {"Version", "Statement", "Id"})
+    if unknown:
+        return "has keys %s; a policy document has Version, Statement (and Id)" % _show(unknown)
+    if document.get("Version") != "2012-10-17":
+        return "has Version %s; MinIO reads '2012-10-17' (quote it)" % _show(document.get("Version"))
+    statements = document.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else statements
+    if not isinstance(statements, list) or not statements:
+        return "has no Statement list"
+    for number, statement in enumerate(statements, 1):
+        where = "Statement %d" % number
+        if not isinstance(statement, dict):
+            return "%s is %s, not a mapping" % (where, _kind(statement))
+        unknown = sorted(set(statement) - set(STATEMENT_KEYS))
+        if unknown:
+            return "%s has keys %s; a statement has %s" % (where, _show(unknown), ", ".join(STATEMENT_KEYS))
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            return "%s has Effect %s, not Allow or Deny" % (where, _show(statement.get("Effect")))
+        actions = _strings(statement.get("Action", statement.get("NotAction")))
+        if not actions or not all(isinstance(a, str) and POLICY_ACTION_RE.match(a) for a in actions):
+            return ("%s has Action %s: a list of actions such as s3:GetObject, s3:* or admin:ServerInfo"
+                    % (where, _show(statement.get("Action", statement.get("NotAction")))))
+        resources = _strings(statement.get("Resource", statement.get("NotResource")))
+        if resources is None and any(a.startswith("s3:") for a in actions):
+            return "%s has s3 actions but no Resource: name the buckets, arn:aws:s3:::raw and arn:aws:s3:::raw/*" % where
+        if resources is not None and not all(isinstance(r, str) and r.startswith("arn:") for r in resources):
+            return "%s has Resource %s: ARNs such as arn:aws:s3:::raw/*" % (where, _show(resources))
+        if "Condition" in statement and not isinstance(statement["Condition"], dict):
+            return "%s has a Condition that is %s, not a mapping" % (where, _kind(statement["Condition"]))
+    return None
+
+
+def _bucket_problems(buckets, realm_bucket):
+    var = "minio_buckets"
+    if not isinstance(buckets, list):
+        return [problem(var, "is %s (%s), not a list of buckets" % (_kind(buckets), _show(buckets)), BUCKET_EXAMPLE)]
+    problems, seen = [], set()
+    for number, entry in enumerate(buckets, 1):
+        where = "entry %d" % number
+        if not isinstance(entry, dict) or "name" not in entry:
+            problems.append(problem(var, "%s is %s, not a mapping with a name" % (where, _show(entry)), BUCKET_EXAMPLE))
+            continue
+        name = entry["name"]
+        message = check_bucket(name)
+        if message:
+            problems.append(problem(var, "%s: name %s" % (where, message), BUCKET_EXAMPLE))
+            continue
+        where = "bucket %s" % name
+        if name in seen:
+            problems.append(problem(var, "%s is listed twice: one entry per bucket" % where, BUCKET_EXAMPLE))
+        seen.add(name)
+        unknown = sorted(set(entry) - set(BUCKET_KEYS))
+        if unknown:
+            problems.append(problem(var, "%s has keys %s; a bucket has %s" % (where, _show(unknown), ", ".join(BUCKET_KEYS)),
+                                    BUCKET_EXAMPLE))
+        state = entry.get("state", "present")
+        message = check_state(state)
+        if message:
+            problems.append(problem(var, "%s: state %s" % (where, message), BUCKET_EXAMPLE))
+        for key in ("versioning", "object_lock", "purge"):
+            if entry.get(key) is not None and check_bool(entry[key]):
+                problems.append(problem(var, "%s: %s %s" % (where, key, check_bool(entry[key])), BUCKET_EXAMPLE))
+        if entry.get("quota") not in (None, "", 0):
+            try:
+                parse_size(entry["quota"])
+            except ValueError:
+                problems.append(problem(var, "%s: quota %s is not a size such as 500MiB, 100GiB or 2TB (empty for none)"
+                                        % (where, _show(entry["quota"])), BUCKET_EXAMPLE))
+        lock = entry.get("object_lock") is not None and not check_bool(entry["object_lock"]) and as_bool(entry["object_lock"])
+        if lock and entry.get("versioning") is not None and not check_bool(entry["versioning"]) \
+                and not as_bool(entry["versioning"]):
+            problems.append(problem(var, "%s has object_lock with versioning false: object lock needs versioning; "
+                                    "set versioning: true" % where, BUCKET_EXAMPLE))
+        if name == realm_bucket and state == "absent":
+            problems.append(problem(var, "%s is magasin_bucket, the realm's bucket, which the consumers use: it cannot be "
+                                    "removed here (remove the entry, or uninstall the realm)" % where, BUCKET_EXAMPLE))
+        if name == realm_bucket and lock:
+            problems.append(problem(var, "%s is magasin_bucket, which the tenant creates without object lock, and MinIO sets "
+                                    "object lock only when a bucket is created: put locked data in a new bucket" % where,
+                                    BUCKET_EXAMPLE))
+        if entry.get("purge") is not None and not check_bool(entry["purge"]) and as_bool(entry["purge"]) \
+                and state != "absent":
+            problems.append(problem(var, "%s has purge without state: absent; purge only says that a removal may delete "
+                                    "the bucket's objects" % where, BUCKET_EXAMPLE))
+    return problems
+
+
+def _policy_problems(policies, realm_bucket):
+    var = "minio_policies"
+    message = check_dict(policies)
+    if message:
+        return [problem(var, message, POLICY_EXAMPLE)]
+    problems = []
+    reserved = set(CANNED_POLICIES) | set(builtin_policies(realm_bucket))
+    for name, spec in policies.items():
+        if not isinstance(name, str) or not POLICY_NAME_RE.match(name):
+            problems.append(problem(var, "policy name %s is not a MinIO policy name: letters, digits and _ . = @ + -, "
+                                    "starting with a letter or digit, 128 at most" % _show(name), POLICY_EXAMPLE))
+            continue
+        if name in reserved:
+            problems.append(problem(var, "policy %s is one of MinIO's own or the collection's (%s): choose another name"
+                                    % (name, ", ".join(sorted(reserved))), POLICY_EXAMPLE))
+            continue
+        if isinstance(spec, dict) and "state" in spec:
+            if set(spec) != {"state"} or spec["state"] != "absent":
+                problems.append(problem(var, "policy %s has a state: write {state: absent} alone to remove it, or give its "
+                                        "document (without state) to keep it" % name, POLICY_EXAMPLE))
+            continue
+        message = check_policy_document(spec)
+        if message:
+            problems.append(problem(var, "policy %s %s" % (name, message), POLICY_EXAMPLE))
+    return problems
+
+
+def _user_problems(users, policies, realm_bucket, rotate):
+    var = "minio_users"
+    message = check_dict(users)
+    if message:
+        return [problem(var, message, USER_EXAMPLE)]
+    problems = []
+    policies = policies if isinstance(policies, dict) else {}
+    absent = set(n for n, s in policies.items() if isinstance(s, dict) and s.get("state") == "absent")
+    known = (set(policies) - absent) | set(CANNED_POLICIES) | set(builtin_policies(realm_bucket))
+    present_users = set()
+    for name, spec in users.items():
+        message = check_dns_label(name, what="a user name")
+        if message:
+            problems.append(problem(var, "user %s" % message, USER_EXAMPLE))
+            continue
+        if name in builtin_users():
+            problems.append(problem(var, "user %s is a consumer's own user (%s): choose another name"
+                                    % (name, ", ".join(builtin_users())), USER_EXAMPLE))
+            continue
+        if isinstance(spec, dict):
+            unknown = sorted(set(spec) - set(USER_KEYS))
+            if unknown:
+                problems.append(problem(var, "user %s has keys %s; a user has policies and state" % (name, _show(unknown)),
+                                        USER_EXAMPLE))
+                continue
+            state = spec.get("state", "present")
+            message = check_state(state)
+            if message:
+                problems.append(problem(var, "user %s: state %s" % (name, message), USER_EXAMPLE))
+                continue
+            named = spec.get("policies") or []
+        elif isinstance(spec, list):
+            state, named = "present", spec
+        else:
+            problems.append(problem(var, "user %s is %s (%s), not a list of policies or {policies, state}"
+                                    % (name, _kind(spec), _show(spec)), USER_EXAMPLE))
+            continue
+        named = [named] if isinstance(named, str) else named
+        if not isinstance(named, list) or not all(isinstance(p, str) for p in named):
+            problems.append(problem(var, "user %s: policies is %s, not a list of policy names" % (name, _show(named)),
+                                    USER_EXAMPLE))
+            continue
+        if state == "present":
+            present_users.add(name)
+            for policy in named:
+                if policy in absent:
+                    problems.append(problem(var, "user %s has policy %s, which minio_policies removes (state: absent): "
+                                            "take it from the user, or keep the policy" % (name, policy), USER_EXAMPLE))
+                elif policy not in known:
+                    problems.append(problem(var, "user %s has policy %s, which minio_policies does not declare and MinIO does "
+                                            "not have (%s): declare it in minio_policies, or fix the name"
+                                            % (name, policy, ", ".join(sorted(known))), USER_EXAMPLE))
+    if not isinstance(rotate, list):
+        problems.append(problem("minio_rotate_keys", "is %s, not a list of user names" % _kind(rotate), "[analyst]"))
+    else:
+        for name in rotate:
+            if name not in present_users:
+                problems.append(problem("minio_rotate_keys", "names %s, which is not a present user of minio_users: the "
+                                        "consumers' own users are not rotated here" % _show(name),
+                                        "[%s]" % ", ".join(sorted(present_users)) if present_users else "[]"))
+    return problems
+
+
+def minio_content_problems(inputs, globals_):
+    """Problems with minio_buckets, minio_policies, minio_users and minio_rotate_keys."""
+    realm_bucket = (globals_ or {}).get("magasin_bucket") or "magasin"
+    return (_bucket_problems(inputs.get("minio_buckets") or [], realm_bucket)
+            + _policy_problems(inputs.get("minio_policies") or {}, realm_bucket)
+            + _user_problems(inputs.get("minio_users") or {}, inputs.get("minio_policies") or {}, realm_bucket,
+                             inputs.get("minio_rotate_keys") or []))
 
 
 # ---------------------------------------------------------------- the cluster
