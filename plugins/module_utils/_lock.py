@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import ctypes
 import datetime
 import json
 import os
@@ -282,15 +283,26 @@ def this_run(environ=None):
             "job": job_id(environ)}
 
 
+RENEWER_NAME = "magasin-lock"
+PR_SET_NAME = 15
+
+
 def process_table():
-    """{pid: (ppid, start)} of every process of this host."""
+    """{pid: (ppid, start)} of every process of this host but the lock renewers (one realm's renewer is no
+    process of another realm's run, even when both were started by one run)."""
     table = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             stat = process_stat(name)
-            if stat:
+            if stat and stat[2] != RENEWER_NAME:
                 table[int(name)] = (stat[0], stat[1])
     return table
+
+
+def name_renewer():
+    """Give this process the name the renewers are told apart by (ps and /proc show it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_NAME, RENEWER_NAME.encode(), 0, 0, 0)
 
 
 def track(tracked, table):
@@ -371,6 +383,7 @@ class Renewer:
 
     def run(self, ready=None):
         """The loop; ``ready`` is called once after the first renewal (which records the renewer's pid)."""
+        name_renewer()
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
