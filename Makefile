@@ -12,7 +12,7 @@ export MAGASIN_HELM ?=
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 .PHONY: help setup host-packages hosts-down lock tools-verify test lint ruff yamllint ansible-lint sanity pytest unit \
-        integration build ee cluster-up cluster-down cluster-status demo clean
+        integration bench build ee cluster-up cluster-down cluster-status demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ unit:
 
 integration:
 	$(BIN)/pytest tests/integration
+
+bench: ## benchmark on the test cluster: no-op/fresh converges vs kubernetes.core and plain helm, medians of 3 (not a test)
+	$(BIN)/python tools/bench.py
 
 build: ## build the collection tarball
 	$(BIN)/ansible-galaxy collection build --force --output-path .
