@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import json
 import os
+import time
 
 from ._cli import CliError
 from ._connection import Connection
@@ -104,17 +105,24 @@ class HelmReleaseManager:
                 raise ReleaseError("chart: %s" % exc) from None
             values = self.desired_values()
         self.helm.add_secrets(secret_strings(values))
-        current = self.helm.release(self.name, self.namespace)
-        if current:
-            self.helm.add_secrets(secret_strings(current["values"]))
-        history = None
-        if current and (current["status"] or "").startswith("pending"):
-            history = self.helm.history(self.name, self.namespace)
-        try:
-            plan = plan_release(current, chart, values, self.params["state"], history, now_utc(),
-                                self.params["pending_timeout"], os.environ.get("HELM_DRIVER") or "secret")
-        except StuckRelease as exc:
-            raise ReleaseError(str(exc), release_result(current)) from None
+        # A pending release another run may be working on (the shared MinIO operator) is waited for, up to
+        # pending_wait seconds: it ends, or grows old enough (pending_timeout) to be recovered.
+        deadline = time.monotonic() + (self.params.get("pending_wait") or 0)
+        while True:
+            current = self.helm.release(self.name, self.namespace)
+            if current:
+                self.helm.add_secrets(secret_strings(current["values"]))
+            history = None
+            if current and (current["status"] or "").startswith("pending"):
+                history = self.helm.history(self.name, self.namespace)
+            try:
+                plan = plan_release(current, chart, values, self.params["state"], history, now_utc(),
+                                    self.params["pending_timeout"], os.environ.get("HELM_DRIVER") or "secret")
+                break
+            except StuckRelease as exc:
+                if time.monotonic() >= deadline:
+                    raise ReleaseError(str(exc), release_result(current)) from None
+                time.sleep(2)
         self.result.update(release_result(current) or {"status": "absent"})
         self.result.update(action=plan["action"], reasons=plan["reasons"], recovered=plan["recovered"])
         if plan["action"] == "none":

@@ -150,6 +150,13 @@ options:
         age, when the caller knows no run can be working on it (it holds the realm's lock).
     type: int
     default: 300
+  pending_wait:
+    description:
+      - Seconds to wait, when the release is pending and younger than O(pending_timeout) (another run may be working
+        on it), for that operation to end or to grow old enough to be recovered, before failing. For a release
+        shared by several realms, such as the MinIO operator, which a realm's lock does not cover.
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -277,6 +284,7 @@ def main():
             post_renderer=dict(type="str"),
             post_renderer_args=dict(type="list", elements="str", default=[]),
             pending_timeout=dict(type="int", default=300),
+            pending_wait=dict(type="int", default=0),
         ),
         required_if=[("state", "present", ["chart"])],
         supports_check_mode=True,
