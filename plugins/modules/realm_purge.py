@@ -12,10 +12,10 @@ module: realm_purge
 short_description: Delete, for good, the volumes, credentials or namespaces of uninstalled magasin components
 version_added: 0.3.0
 description:
-  - What C(magasin_state=absent) keeps and C(magasin_purge) names: per target namespace its PersistentVolumeClaims
-    (V(volumes)), the Secrets the collection made there, those carrying O(labels) (V(credentials)), or the
-    namespace itself with everything in it (V(namespace)).
-  - Deletes exactly what it lists in RV(deleted), in the order of O(targets), and nothing else. Objects that do not
+  - Deletes what C(magasin_state=absent) keeps and C(magasin_purge) names, per component's namespace - its
+    PersistentVolumeClaims (V(volumes)), the Secrets the collection made there, those carrying O(labels)
+    (V(credentials)), or the namespace itself with everything in it (V(namespace)).
+  - Deletes exactly what it lists in RV(deleted), consumers before MinIO, and nothing else. Objects that do not
     exist are not an error, so a second run has nothing to do.
   - Reads the cluster with three kubectl processes (namespaces; claims and labelled Secrets by name, never their
     data) and deletes with one more. Playbooks call it through C(magasin_purge), after the releases are gone and
