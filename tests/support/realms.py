@@ -180,6 +180,9 @@ class Cluster:
         doomed = [ns for ns in self.realm_namespaces(realm) if ns not in keep]
         if doomed:
             self.kubectl("delete", "namespace", *doomed, "--wait=true", "--timeout=300s")
+        # The realm's NetworkPolicies in the shared operator's namespace, which stays.
+        self.kubectl("delete", "networkpolicies", "--all-namespaces", "--ignore-not-found",
+                     "-l", f"magasin.unicef.org/network-policy=true,magasin.unicef.org/realm={realm}", check=False)
 
 
 def _of_realm(obj: dict, mine: set[str], realm: str) -> bool:
