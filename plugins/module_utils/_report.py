@@ -44,7 +44,7 @@ def index_digest(index, name, version):
     """'sha256:<hex>' of one chart version as a chart repository's index.yaml records it, or None."""
     for entry in ((index or {}).get("entries") or {}).get(name) or []:
         if str(entry.get("version")) == str(version) and entry.get("digest"):
-            return "sha256:" + str(entry["digest"]).split(":")[-1]
+            return "sha256:" + str(entry["digest"]).rsplit(":", maxsplit=1)[-1]
     return None
 
 
