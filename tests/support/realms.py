@@ -23,6 +23,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 RECAP_RE = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+HOST_RECAP_RE = re.compile(r"^(?P<host>[\w.-]+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 COMPONENTS = ["minio", "drill", "dagster", "daskhub", "superset"]
 # The installer's charts, in its order (install-magasin.sh: install_chart drill ... tenant).
 INSTALLER_CHARTS = ["drill", "daskhub", "dagster", "superset", "operator", "tenant"]
@@ -200,6 +201,12 @@ class Run:
     seconds: float = 0.0
 
     @property
+    def recaps(self) -> dict[str, dict[str, int]]:
+        """Per host of the PLAY RECAP (a run over several realms has one line each)."""
+        return {m.group("host"): {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5))}
+                for m in HOST_RECAP_RE.finditer(self.output)}
+
+    @property
     def recap(self) -> dict[str, int]:
         match = RECAP_RE.search(self.output)
         assert match, f"no PLAY RECAP:\n{self.output[-4000:]}"
@@ -217,17 +224,22 @@ class Run:
 class Playbook:
     """ansible-playbook -i inventories/local, as a user runs it, pointed at the test cluster and one chart source."""
 
-    def __init__(self, kubeconfig: Path, helm: Path, charts: dict):
+    def __init__(self, kubeconfig: Path, helm: Path, charts: dict, inventory: str = "inventories/local"):
         self.kubeconfig = kubeconfig
         self.helm = helm
         self.charts = charts  # {"magasin_charts_dir": dir} or {"magasin_chart_repo": url, "magasin_charts_dir": ""}
+        self.inventory = inventory
+
+    def with_inventory(self, inventory: Path | str) -> Playbook:
+        """The same, with another inventory (several realms as hosts, for one)."""
+        return Playbook(self.kubeconfig, self.helm, self.charts, str(inventory))
 
     def __call__(self, path: str = "site.yml", extra: dict | None = None, *args: str, timeout: int = 1800) -> Run:
         extra_vars = {"magasin_kubeconfig": str(self.kubeconfig), "magasin_helm_binary": str(self.helm),
                       **self.charts, **(extra or {})}
         env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                    ANSIBLE_FORCE_COLOR="0", PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-        cmd = [str(VENV_BIN / "ansible-playbook"), "-i", "inventories/local", path,
+        cmd = [str(VENV_BIN / "ansible-playbook"), "-i", self.inventory, path,
                "--extra-vars", json.dumps(extra_vars), *args]
         started = time.monotonic()
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
