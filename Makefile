@@ -21,12 +21,14 @@ setup: $(VENV)/.installed host-packages ## venv with the pinned, hash-locked too
 	$(BIN)/python tools/binaries.py install --bin-dir $(BIN)
 	$(BIN)/python tools/sanity.py bootstrap
 
-# debootstrap and systemd-nspawn boot the Debian test hosts of the k3s role's tests.
+# debootstrap and systemd-nspawn boot the Debian test hosts of the k3s role's tests; the
+# backup scripts are tested against a real PostgreSQL server (tests/support/backup_servers.py).
 host-packages:
-	@if command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null; then :; \
+	@if command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null \
+	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap systemd-container; \
-	else echo "note: install debootstrap and systemd-container (as root) to run the k3s host tests"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap systemd-container postgresql; \
+	else echo "note: install debootstrap, systemd-container and postgresql (as root) to run the k3s host and backup tests"; fi
 
 $(VENV)/.installed: requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -22,7 +22,11 @@ from pathlib import Path
 
 import minio_build
 
-PG_BIN = Path(os.environ.get("MAGASIN_PG_BIN", "/usr/lib/postgresql/15/bin"))
+# Debian's server binaries of whichever major is installed (make setup installs postgresql).
+PG_BIN = Path(os.environ.get("MAGASIN_PG_BIN") or max(
+    (str(p.parent) for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")),
+    key=lambda d: int(Path(d).parent.name) if Path(d).parent.name.isdigit() else 0,
+    default="/usr/lib/postgresql/15/bin"))
 # initdb refuses root: the cluster's files belong to this user when the tests run as root.
 PG_USER = "nobody"
 
