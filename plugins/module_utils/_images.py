@@ -86,7 +86,7 @@ def canonical(image):
 
 def split_image(image):
     """(repository, tag, digest) of a canonical or short reference; tag or digest may be ''."""
-    name, _, digest = image.partition("@")
+    name, dummy, digest = image.partition("@")
     repo, tag = name, ""
     last = name.rsplit("/", 1)[-1]
     if ":" in last:

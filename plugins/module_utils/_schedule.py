@@ -65,7 +65,7 @@ def run_steps(steps, work, workers=4, clock=time.monotonic):
                 for step in pending:
                     outcomes[step["key"]] = {"ok": False, "skipped": "its order cannot be met", "seconds": 0.0}
                 break
-            finished, _ = concurrent.futures.wait(list(running), return_when=concurrent.futures.FIRST_COMPLETED)
+            finished, dummy = concurrent.futures.wait(list(running), return_when=concurrent.futures.FIRST_COMPLETED)
             for future in finished:
                 step = running.pop(future)
                 outcomes[step["key"]] = future.result()

@@ -216,7 +216,7 @@ def main():
     post_renderer, per_key = None, {}
     try:
         if registry:
-            directory = os.path.expanduser(params["renderer_dir"])
+            directory = params["renderer_dir"]
             write_files(renderer_files(directory, sys.executable, inspect.getsource(_images)))
             if helm.major >= 4:
                 rc, out, err = helm.run(["env", "HELM_PLUGINS"])
@@ -248,6 +248,7 @@ def main():
                   outside=_images.outside(entries, registry) if registry else [],
                   problems=_images.problems(entries, registry) if registry else [])
     module.exit_json(**result)
+
 
 if __name__ == "__main__":
     main()

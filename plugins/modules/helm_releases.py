@@ -168,7 +168,7 @@ from ansible_collections.magasin.platform.plugins.module_utils._release import H
 from ansible_collections.magasin.platform.plugins.module_utils._schedule import order_problems, run_steps
 
 RELEASE_OPTIONS = dict(
-    key=dict(type="str"),
+    key=dict(type="str", no_log=False),
     after=dict(type="list", elements="str", default=[]),
     name=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
@@ -240,8 +240,8 @@ class HelmReleasesManager:
         if self.module._diff and diffs:
             answer["diff"] = diffs
         if failures:
-            self.module.fail_json(msg="%d of %d releases failed: %s" % (len(failures), len(results),
-                                                                          " | ".join(failures)), **answer)
+            msg = "%d of %d releases failed: %s" % (len(failures), len(results), " | ".join(failures))
+            self.module.fail_json(msg=msg, **answer)
         return answer
 
     def failure(self, key, exc):

@@ -149,7 +149,7 @@ def main():
             images.append({"source": item["source"], "dest": item["dest"], "digest": source, "action": action})
         helm = HelmClient(module, connection) if params["charts"] else None
         for item in params["charts"]:
-            name, version, _ = local_chart_identity(item["path"])
+            name, version, dummy = local_chart_identity(item["path"])
             ref = "%s/%s:%s" % (params["chart_repo"].rstrip("/")[len("oci://"):], name, version)
             sha = sha256_file(item["path"])
             present = sha in (crane.layers(ref) or [])

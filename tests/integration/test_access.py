@@ -95,7 +95,7 @@ def aw1(cluster, helm_bin: Path, kubectl_bin: Path, charts_dir: Path, tmp_path_f
     admin = {"magasin_kubeconfig": str(cluster.kubeconfig), "magasin_realm": REALM, "magasin_components": COMPONENTS,
              "magasin_helm_binary": str(helm_bin), "magasin_kubectl_binary": str(kubectl_bin),
              "magasin_access_kubeconfig": str(kubeconfig), "magasin_access_operator": True}
-    out: dict = {"kubeconfig": kubeconfig, "access": [playbook("playbooks/access.yml", admin) for _ in range(2)]}
+    out: dict = {"kubeconfig": kubeconfig, "access": [playbook("playbooks/access.yml", admin) for dummy in range(2)]}
     if out["access"][0][0] != 0:
         yield out
         return
@@ -187,11 +187,11 @@ def test_no_generated_secret_in_the_runner_artifacts(aw1: dict):
 
 
 def test_account_kubeconfig_runs_status_and_backup(aw1: dict):
-    rc, output, _ = aw1["status_file"]
+    rc, output, dummy = aw1["status_file"]
     assert rc == 0, output[-6000:]
     if "backup" not in aw1:
         pytest.skip("no playbooks/backup.yml")
-    rc, output, _ = aw1["backup"]
+    rc, output, dummy = aw1["backup"]
     assert rc == 0, output[-8000:]
 
 

@@ -78,8 +78,8 @@ def offline(cluster, kubeconfig, helm_bin, charts_dir, tmp_path_factory) -> dict
                   "magasin_offline": True, "superset_pip_index_url": PIP_INDEX, "magasin_crane_binary": crane.binary}
         from_dir = Playbook(kubeconfig, helm_bin, {"magasin_charts_dir": str(charts_dir)})
         from_site = Playbook(kubeconfig, helm_bin, {"magasin_chart_repo": f"oci://{registry}/charts", "magasin_charts_dir": ""})
-        runs = {"mirror": from_dir("playbooks/mirror.yml", dict(common, magasin_mirror_source=public.host,
-                                                                  magasin_mirror_list=str(tmp / "list.json")))}
+        mirror_vars = dict(common, magasin_mirror_source=public.host, magasin_mirror_list=str(tmp / "list.json"))
+        runs = {"mirror": from_dir("playbooks/mirror.yml", mirror_vars)}
         runs["refused"] = from_site("site.yml", dict(common, drill_values={"drill": {"image": "docker.io/merlos/drill:1.21.2-2024-12"}}))
         after_refusal = {"namespaces": cluster.realm_namespaces(REALM),
                          "releases": [r for r in cluster.releases() if r["namespace"] in namespaces(REALM).values()]}

@@ -103,7 +103,7 @@ def test_relocate_docs_only_the_named_containers_and_the_pull_secret():
     moved = I.relocate_docs(copy.deepcopy(original), REGISTRY, ["check-db-ready"], "site-pull")
     assert I.outside(I.images(moved), REGISTRY) == []
     before, after = paths(I.images(original)), paths(I.images(moved))
-    assert {p for p in before - after} == {(p, "library/postgres:14.6") for p, i in before if i == "library/postgres:14.6"}
+    assert set(before - after) == {(p, "library/postgres:14.6") for p, i in before if i == "library/postgres:14.6"}
     for doc in moved:
         assert {"name": "site-pull"} in I.pod_specs(doc)["imagePullSecrets"]
     # Idempotent: a second pass changes nothing.
@@ -140,7 +140,7 @@ def test_hub_values_without_metadata_blocking():
     values = yaml.safe_load(base64.b64decode(secret["data"]["values.yaml"]))
     values["singleuser"]["cloudMetadata"]["blockWithIptables"] = False
     secret["data"]["values.yaml"] = base64.b64encode(yaml.safe_dump(values).encode()).decode()
-    assert [f for f, _, _ in I.spawned(secret)] == ["singleuser.image"]
+    assert [spawned[0] for spawned in I.spawned(secret)] == ["singleuser.image"]
 
 
 def test_mirror_plan_pairs_the_two_renders_by_path():
