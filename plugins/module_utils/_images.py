@@ -295,4 +295,4 @@ if __name__ == "__main__":
         sys.stdout.write(post_render(sys.stdin.read(), sys.argv[1:]))
     except ValueError as exc:
         sys.stderr.write("post-renderer: %s\n" % exc)
-        sys.exit(2)
+        raise SystemExit(2) from None
