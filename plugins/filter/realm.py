@@ -168,11 +168,16 @@ def namespace(model, key, name=""):
     return _security.namespace(_plain(model), str(key), str(name or ""))
 
 
-def network_policies(model, keys):
-    """The realm's NetworkPolicies in the namespaces of ``keys`` (one key or a list; [] when they are turned off)."""
+def network_policies(model, keys, with_namespaces=False):
+    """The realm's NetworkPolicies in the namespaces of ``keys`` (one key or a list; [] when they are turned off),
+    after those namespaces' own objects with ``with_namespaces`` (so that a check run can predict them in a
+    namespace that does not exist yet)."""
     model = _plain(model)
     keys = [str(keys)] if isinstance(keys, str) else [str(k) for k in _plain(keys)]
-    return [p for key in keys for p in _security.network_policies(model, key)]
+    policies = [p for key in keys for p in _security.network_policies(model, key)]
+    if not (with_namespaces and policies):
+        return policies
+    return [_security.namespace(model, key) for key in keys] + policies
 
 
 def summary_table(summary, model):

@@ -141,3 +141,17 @@ def test_the_operator_namespace_policies_carry_the_realm_in_their_names():
     one = {p["metadata"]["name"] for p in S.network_policies(model(), "operator")}
     two = {p["metadata"]["name"] for p in S.network_policies(model(magasin_realm="hd2"), "operator")}
     assert one and two and not one & two
+
+
+def test_the_filter_puts_the_namespaces_first_when_asked():
+    """A check run on a new realm applies them in one list: kubectl_apply predicts objects in a namespace
+    that the same list creates, and fails on a namespace that does not exist (seen in CI)."""
+    m = model()
+    plain = F.network_policies(m, ["operator", "tenant"])
+    with_ns = F.network_policies(m, ["operator", "tenant"], True)
+    assert [o["kind"] for o in with_ns[:2]] == ["Namespace", "Namespace"]
+    assert [o["metadata"]["name"] for o in with_ns[:2]] == [m["namespaces"]["operator"], m["namespaces"]["tenant"]]
+    assert with_ns[:2] == [F.namespace(m, "operator"), F.namespace(m, "tenant")]
+    assert with_ns[2:] == plain
+    off = model(magasin_network_policies=False)
+    assert F.network_policies(off, ["tenant"], True) == []
