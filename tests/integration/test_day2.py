@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kwok_debug import applied, cluster_rules, http_server
-from realms import REPO_ROOT, VENV_BIN, leaks, namespaces, secret_strings
+from realms import REPO_ROOT, VENV_BIN, leaks, namespaces, operator_made, secret_strings
 
 REALM = "day2"
 NS = namespaces(REALM)
@@ -124,19 +124,6 @@ def test_status_names_a_pending_pod_and_a_deleted_service(realm, site_dir, clust
 
 UI = ["minio", "minio-api", "drill", "dagster", "daskhub", "superset"]
 URL_RE = re.compile(r"^\s*-?\s*'?(\S+)\s+(http://127\.0\.0\.1:(\d+)(\S*)) -> service (\S+)", re.MULTILINE)
-
-
-def operator_made(ns: str) -> list[dict]:
-    """What the MinIO operator would create for the Tenant (it does not run on kwok): a pool pod and the
-    `minio` (S3) and `<tenant>-console` Services. Only these stand in for the operator; the forward is real."""
-    labels = {"v1.min.io/tenant": "myminio"}
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "myminio-pool-0-0", "namespace": ns, "labels": labels},
-           "spec": {"containers": [{"name": "minio", "image": "quay.io/minio/minio",
-                                    "ports": [{"containerPort": 9000}, {"containerPort": 9090}]}]}}
-    services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-                 "spec": {"selector": labels, "ports": [{"port": port, "targetPort": target}]}}
-                for name, port, target in (("minio", 80, 9000), ("myminio-console", 9090, 9090))]
-    return [pod, *services]
 
 
 def listeners() -> str:

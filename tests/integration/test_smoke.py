@@ -30,7 +30,7 @@ import pytest
 import yaml
 from day2_servers import api_server
 from kwok_debug import API, applied, cluster_rules
-from realms import REPO_ROOT, env_of, helm4_unless_asked, leaks, namespaces, secret_strings
+from realms import REPO_ROOT, env_of, helm4_unless_asked, leaks, namespaces, operator_made, secret_strings
 
 REALM = "smk"
 NS = namespaces(REALM)
@@ -42,18 +42,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def operator_made(ns: str) -> list[dict]:
-    """What the MinIO operator would create for the Tenant: a pool pod, the `minio` (S3) and console Services."""
-    labels = {"v1.min.io/tenant": "myminio"}
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "myminio-pool-0-0", "namespace": ns, "labels": labels},
-           "spec": {"containers": [{"name": "minio", "image": "quay.io/minio/minio",
-                                    "ports": [{"containerPort": 9000}, {"containerPort": 9090}]}]}}
-    services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-                 "spec": {"selector": labels, "ports": [{"port": port, "targetPort": target}]}}
-                for name, port, target in (("minio", 80, 9000), ("myminio-console", 9090, 9090))]
-    return [pod, *services]
 
 
 @pytest.fixture(scope="module")

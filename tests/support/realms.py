@@ -469,3 +469,21 @@ def wiring_problems(cluster: Cluster, realm: str) -> list[str]:
 
 def yaml_load(text: str):
     return yaml.safe_load(text) if text else None
+
+
+def operator_made(ns: str) -> list[dict]:
+    """What the MinIO operator would create for the realm's Tenant (it does not run on kwok): a pool pod and the
+    `minio` (S3) and `<tenant>-console` Services. The pod carries the security context the collection's tenant
+    values give the pool, since the tenant namespace enforces Pod Security `restricted`."""
+    labels = {"v1.min.io/tenant": "myminio"}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "myminio-pool-0-0", "namespace": ns, "labels": labels},
+           "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{"name": "minio", "image": "quay.io/minio/minio",
+                                    "securityContext": {"allowPrivilegeEscalation": False,
+                                                        "capabilities": {"drop": ["ALL"]}},
+                                    "ports": [{"containerPort": 9000}, {"containerPort": 9090}]}]}}
+    services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+                 "spec": {"selector": labels, "ports": [{"port": port, "targetPort": target}]}}
+                for name, port, target in (("minio", 80, 9000), ("myminio-console", 9090, 9090))]
+    return [pod, *services]
