@@ -40,22 +40,23 @@ HISTORY = (0, json.dumps([{"revision": 1, "status": "deployed", "chart": "demo-0
                           {"revision": 2, "status": "pending-upgrade", "chart": "demo-0.1.0"}]), "")
 
 
-def test_a_young_pending_upgrade_is_recovered_at_once_with_pending_timeout_0_by_dropping_its_record():
+def test_a_young_pending_upgrade_is_recovered_at_once_with_pending_timeout_0_by_a_rollback():
+    """The module rolls back to the deployed revision (which reverts what the interrupted one changed on the live
+    objects) instead of dropping the pending record: no record is deleted, nothing is uninstalled."""
     module = FakeModule(params(pending_timeout=0), [
         (lambda c: c[1] == "status", status("pending-upgrade", 2)),
         (lambda c: c[1] == "list", LIST),
         (lambda c: c[1] == "history", HISTORY),
-        (lambda c: c[0].endswith("kubectl") and c[1] == "delete", (0, "secret/sh.helm.release.v1.demo.v2\n", "")),
+        (lambda c: c[1] == "rollback", (0, "Rollback was a success!\n", "")),
         (lambda c: c[1] == "upgrade", (0, json.dumps(INSTALLED), "")),
     ])
     result = HelmReleaseManager(module).run()
     verbs = [c[1] for c in module.commands]
-    assert verbs == ["status", "history", "delete", "upgrade"], module.commands
-    assert module.commands[2][1:] == ["delete", "secrets", "--selector",
-                                      "owner=helm,name=demo,version=2,status=pending-upgrade", "--ignore-not-found",
-                                      "--output", "name", "--namespace", "lk-demo"]
-    assert "rollback" not in verbs and "uninstall" not in verbs
-    assert result["action"] == "upgrade" and "dropped the record of pending-upgrade revision 2" in result["recovered"]
+    assert verbs == ["status", "history", "rollback", "upgrade"], module.commands
+    assert module.commands[2][1:4] == ["rollback", "demo", "1"]
+    assert "delete" not in verbs and "uninstall" not in verbs
+    assert result["action"] == "upgrade"
+    assert result["recovered"] == "rolled back pending-upgrade revision 2 to revision 1"
 
 
 def test_without_the_lock_a_young_pending_release_fails_at_once():
