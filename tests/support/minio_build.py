@@ -3,63 +3,24 @@
     python3 tests/support/minio_build.py build    build unless cached; print the binaries' paths
 
 Pinned pseudo-versions of github.com/minio/minio and github.com/minio/mc (neither tags Go module
-versions any more), built with `go install module@version` (GOFLAGS=-mod=mod, CGO off, trimmed),
-cached under ~/.cache/magasin-minio/<name>-<version>-<go version>/bin/ (or $XDG_CACHE_HOME), so CI
-builds once. Measured on this 2-core machine under load: minio 422 s (7 min, module downloads
+versions any more), built and cached by tests/support/go_build.py under
+~/.cache/magasin-minio/<name>-<version>-<go version>/bin/ (or $XDG_CACHE_HOME), so CI builds once. Measured on this 2-core machine under load: minio 422 s (7 min, module downloads
 included), mc 115 s.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
-from pathlib import Path
+
+from go_build import GoBuild
 
 PINS = {
     "minio": "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c",
     "mc": "github.com/minio/mc@v0.0.0-20250313080218-cf909e1063a9",
 }
 
-
-def cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "magasin-minio"
-
-
-def go_version() -> str:
-    return subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()
-
-
-def binary(name: str, go: str | None = None) -> Path:
-    module = PINS[name]
-    return cache_root() / f"{name}-{module.split('@', 1)[1]}-{go or go_version()}" / "bin" / name
-
-
-def build(name: str) -> Path:
-    """The binary, built first unless cached."""
-    go = go_version()
-    path = binary(name, go)
-    if os.access(path, os.X_OK):
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod -trimpath -buildvcs=false", CGO_ENABLED="0",
-               GOWORK="off", GOBIN=str(path.parent))
-    started = time.monotonic()
-    print(f"building {PINS[name]} (several minutes the first time)", file=sys.stderr, flush=True)
-    subprocess.run(["go", "install", PINS[name]], env=env, check=True)
-    print(f"built {name} in {time.monotonic() - started:.0f} s: {path}", file=sys.stderr, flush=True)
-    return path
-
-
-def main(argv: list[str]) -> int:
-    if argv[1:] != ["build"]:
-        print(__doc__, file=sys.stderr)
-        return 2
-    for name in PINS:
-        print(build(name))
-    return 0
-
+_BUILD = GoBuild("magasin-minio", PINS)
+binary, build = _BUILD.binary, _BUILD.build
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(_BUILD.main(sys.argv, __doc__))
