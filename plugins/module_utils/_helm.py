@@ -39,14 +39,18 @@ class HelmClient(CliClient):
 
     def __init__(self, module, connection):
         super(HelmClient, self).__init__(module, connection)
-        self._version = None
+        self._version_text = None
+
+    def version_text(self):
+        """The version helm reports (``v3.17.2``); asked at most once per task."""
+        if self._version_text is None:
+            rc, out, err = self.run(["version", "--template", "{{.Version}}"])
+            self._version_text = out.strip()
+        return self._version_text
 
     def version(self):
-        """The helm version as a tuple (major, minor, patch); asked at most once per task."""
-        if self._version is None:
-            rc, out, err = self.run(["version", "--template", "{{.Version}}"])
-            self._version = parse_version(out)
-        return self._version
+        """The helm version as a tuple (major, minor, patch)."""
+        return parse_version(self.version_text())
 
     @property
     def major(self):
@@ -402,48 +406,19 @@ class StuckRelease(Exception):
     pass
 
 
-RECORD_KINDS = {"secret": "secrets", "secrets": "secrets", "configmap": "configmaps", "configmaps": "configmaps"}
+def pending_recovery(release, history):
+    """How a release left pending by a dead run is recovered. Pure.
 
-
-def pending_revisions(history, revision):
-    """The pending revisions above the last deployed one: the one helm shows and any left below it."""
-    good = last_good_revision(history, below=revision) or 0
-    found = set(h["revision"] for h in history
-                if h["revision"] is not None and h["revision"] > good and h["status"] in PENDING)
-    found.add(revision)
-    return sorted(found)
-
-
-def pending_recovery(release, history, driver="secret"):
-    """How a release left pending by a dead run is recovered without losing data. Pure.
-
-    Helm keeps one record per revision (a Secret, or a ConfigMap, labelled owner=helm, name, version,
-    status); a pending revision is one whose operation never finished, and the revision before it is
-    still the deployed one (Helm marks it superseded only when the new one succeeds). Dropping the
-    pending records lets Helm see that revision again, so the upgrade that follows goes from there,
-    and a first install that never finished is installed again, adopting the objects it had made
-    (they carry the release's annotations). Nothing is uninstalled: no volume claim, no Secret of the
-    chart is deleted and made again. With another storage driver (sql, memory), the old ways: roll
-    back to the last deployed revision, or uninstall a release that has none.
+    A pending upgrade or rollback is rolled back to the last deployed revision, which also reverts what the
+    interrupted revision changed on the live objects; a release with no deployed revision (a first install
+    that never finished) is uninstalled. Dropping only the pending revision's record instead, and upgrading
+    from the deployed one, keeps those changes (Helm's three-way merge only reverts what the chart changed):
+    a pod left unschedulable stays so.
     """
     status, revision = release["status"], release["revision"]
-    kind = RECORD_KINDS.get((driver or "secret").lower())
     if status == "uninstalling":
         return {"action": "install", "recover": [("uninstall", None)],
                 "recovered": "uninstalled %s revision %s (its uninstall had not finished)" % (status, revision)}
-    if kind:
-        dropped = pending_revisions(history, revision)
-        left = [h for h in history if h["revision"] not in dropped]
-        steps = [("drop", (kind, rev, next((h["status"] for h in history if h["revision"] == rev), status)))
-                 for rev in dropped]
-        if left:
-            return {"action": "upgrade", "recover": steps,
-                    "recovered": "dropped the record of %s revision %s left by a run that ended; upgraded from "
-                                 "revision %s (%s)" % (status, ", ".join(map(str, dropped)), left[-1]["revision"],
-                                                       left[-1]["status"])}
-        return {"action": "install", "recover": steps,
-                "recovered": "dropped the record of %s revision %s left by a run that ended; installed again, "
-                             "adopting the objects it had made" % (status, ", ".join(map(str, dropped)))}
     target = last_good_revision(history, below=revision)
     if status in ("pending-upgrade", "pending-rollback") and target is not None:
         return {"action": "upgrade", "recover": [("rollback", target)],
@@ -452,15 +427,7 @@ def pending_recovery(release, history, driver="secret"):
             "recovered": "uninstalled %s revision %s with no deployed revision to return to" % (status, revision)}
 
 
-def drop_record_args(name, kind, revision, status):
-    """argv (after kubectl) deleting one pending revision's record of a release, and only that one: selected by
-    every label Helm gives it, its status included."""
-    return ["delete", kind, "--selector", "owner=helm,name=%s,version=%s,status=%s" % (name, revision, status),
-            "--ignore-not-found", "--output", "name"]
-
-
-def plan_release(release, chart, values, state="present", history=None, now=None, pending_timeout=300,
-                 driver="secret"):
+def plan_release(release, chart, values, state="present", history=None, now=None, pending_timeout=300):
     """Decide what to do with a release. Pure: no I/O.
 
     Returns a dict: ``action`` one of none/install/upgrade/uninstall, ``recover`` a list of
@@ -491,7 +458,7 @@ def plan_release(release, chart, values, state="present", history=None, now=None
                 % (release["name"], release["namespace"], status, release.get("updated"), release["revision"],
                    int(age), pending_timeout, "uninstall it" if status == "uninstalling" else "roll back",
                    "uninstall" if status == "uninstalling" else "rollback", release["name"], release["namespace"]))
-        plan.update(pending_recovery(release, history or [], driver))
+        plan.update(pending_recovery(release, history or []))
         plan["reasons"].append("release was %s" % status)
         return plan
     reasons = release_differences(release, chart, values)

@@ -23,7 +23,6 @@ from ._helm import (
     HelmClient,
     StuckRelease,
     desired_chart,
-    drop_record_args,
     install_or_upgrade_args,
     merge_values,
     missing_kinds,
@@ -35,7 +34,6 @@ from ._helm import (
     template_args,
     uninstall_args,
 )
-from ._kubectl import KubectlClient
 from ._redact import mask_manifest, mask_values, secret_strings
 from ._report import object_changes
 
@@ -46,9 +44,29 @@ except ImportError:
     HAS_YAML = False
 
 
-# Not a storage driver whose records kubectl can drop, so pending_recovery rolls back or uninstalls.
-RECOVERY_DRIVER = "memory"
-
+# The options of one release, as helm_release takes them and as each entry of helm_releases does.
+RELEASE_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    namespace=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    chart=dict(type="str"),
+    repo_url=dict(type="str"),
+    version=dict(type="str"),
+    values=dict(type="dict", default={}),
+    values_files=dict(type="list", elements="path", default=[]),
+    create_namespace=dict(type="bool", default=True),
+    wait=dict(type="bool", default=True),
+    wait_for_jobs=dict(type="bool", default=False),
+    timeout=dict(type="str", default="10m"),
+    atomic=dict(type="bool", default=False),
+    skip_crds=dict(type="bool", default=False),
+    skip_schema_validation=dict(type="bool", default=False),
+    take_ownership=dict(type="bool", default=False),
+    post_renderer=dict(type="str"),
+    post_renderer_args=dict(type="list", elements="str", default=[]),
+    pending_timeout=dict(type="int", default=300),
+    pending_wait=dict(type="int", default=0),
+)
 
 class ReleaseError(Exception):
     """A release that cannot be made; ``result`` is what is known of it (never values)."""
@@ -75,7 +93,6 @@ class HelmReleaseManager:
         self.name = self.params["name"]
         self.namespace = self.params["namespace"]
         self.helm = HelmClient(module, Connection(module))
-        self._kubectl = None
         self.result = {"changed": False, "name": self.name, "namespace": self.namespace, "action": "none",
                        "reasons": [], "recovered": None}
 
@@ -97,8 +114,7 @@ class HelmReleaseManager:
         try:
             return self.converge()
         finally:
-            kubectl = getattr(self, "_kubectl", None)
-            self.result["processes"] = {"helm": len(self.helm.calls), "kubectl": len(kubectl.calls) if kubectl else 0}
+            self.result["processes"] = {"helm": len(self.helm.calls), "kubectl": 0}
 
     def converge(self):
         chart, values = None, {}
@@ -120,13 +136,8 @@ class HelmReleaseManager:
             if current and (current["status"] or "").startswith("pending"):
                 history = self.helm.history(self.name, self.namespace)
             try:
-                # Recovered the old ways (roll back to the deployed revision, or uninstall a first install that
-                # never finished), not by dropping the pending record: the upgrade after a drop is a three-way
-                # merge from the deployed revision, which keeps what the interrupted revision changed on the live
-                # objects (a pod left unschedulable, seen in test_modules). pending_recovery's drop path stays
-                # for when that is solved.
                 plan = plan_release(current, chart, values, self.params["state"], history, now_utc(),
-                                    self.params["pending_timeout"], RECOVERY_DRIVER)
+                                    self.params["pending_timeout"])
                 break
             except StuckRelease as exc:
                 if time.monotonic() >= deadline:
@@ -141,12 +152,6 @@ class HelmReleaseManager:
         if plan["action"] == "uninstall":
             return self.uninstall(current)
         return self.apply(plan, current, chart, values)
-
-    def kubectl(self):
-        """kubectl, for dropping a pending revision's record (helm has no command for it); made when needed."""
-        if self._kubectl is None:
-            self._kubectl = KubectlClient(self.module, self.helm.connection)
-        return self._kubectl
 
     def uninstall(self, current):
         if self.module._diff:
@@ -172,9 +177,7 @@ class HelmReleaseManager:
                 after_manifest = self.dry_run(action, chart, values, major)
         else:
             for step, revision in plan["recover"]:
-                if step == "drop":
-                    self.kubectl().run(drop_record_args(self.name, *revision) + ["--namespace", self.namespace])
-                elif step == "rollback":
+                if step == "rollback":
                     self.helm.run(rollback_args(self.name, self.namespace, revision, self.params))
                 else:
                     self.helm.run(uninstall_args(self.name, self.namespace, self.params))

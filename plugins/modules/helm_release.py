@@ -19,16 +19,13 @@ description:
   - V(changed) is true exactly when the release would change, that is when the chart name or version differs, the
     values differ from the values helm stored (also after an upgrade made by hand), the content of a local chart
     directory or archive changed, or the release is not C(deployed).
-  - Stuck releases are recovered, and nothing is uninstalled to do so (no volume claim or Secret of the chart is
-    deleted and made again). A C(failed) release is upgraded. A C(pending-install), C(pending-upgrade) or
-    C(pending-rollback) release is an operation that never finished (its run was killed); the record of that
-    pending revision (a Secret, or a ConfigMap with C(HELM_DRIVER=configmap), selected by all of Helm's labels,
-    its status included) is deleted, so that Helm sees the revision before it again (still C(deployed)), and the
-    release is upgraded from there; a first install is installed again and adopts the objects it had made. With
-    another storage driver, a pending upgrade is rolled back, a pending install uninstalled. Because a pending
-    state can also mean that another run is working right now, a release is recovered only when its pending
-    revision is older than O(pending_timeout); otherwise the task fails and says what is pending, since when, and
-    what to do. V(0) recovers at once - for a run that holds the realm's lock (M(magasin.platform.realm_lock)).
+  - Stuck releases are recovered. A C(failed) release is upgraded. A C(pending-install), C(pending-upgrade) or
+    C(pending-rollback) release is an operation that never finished (its run was killed): a pending upgrade or
+    rollback is rolled back to the last deployed revision (which also reverts what the interrupted revision had
+    changed on the live objects) and then upgraded; one with no deployed revision is uninstalled and installed
+    again. Because a pending state can also mean that another run is working right now, a release is recovered
+    only when its pending revision is older than O(pending_timeout); otherwise the task fails and says what is
+    pending, since when, and what to do. V(0) recovers at once - for a run that holds the realm's lock (M(magasin.platform.realm_lock)).
   - Values reach helm on standard input, never on the command line. The task result never holds the values.
   - O(values) is not a C(no_log) option (that would mask every matching string in every result, and hide the
     diff). When the values hold a credential, set C(no_log) on the task, or better, hand the chart the name of a
@@ -259,33 +256,17 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import connection_args
 from ansible_collections.magasin.platform.plugins.module_utils._helm import explain_error
-from ansible_collections.magasin.platform.plugins.module_utils._release import HAS_YAML, HelmReleaseManager, ReleaseError
+from ansible_collections.magasin.platform.plugins.module_utils._release import (
+    HAS_YAML,
+    RELEASE_OPTIONS,
+    HelmReleaseManager,
+    ReleaseError,
+)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=connection_args(
-            name=dict(type="str", required=True),
-            namespace=dict(type="str", required=True),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            chart=dict(type="str"),
-            repo_url=dict(type="str"),
-            version=dict(type="str"),
-            values=dict(type="dict", default={}),
-            values_files=dict(type="list", elements="path", default=[]),
-            create_namespace=dict(type="bool", default=True),
-            wait=dict(type="bool", default=True),
-            wait_for_jobs=dict(type="bool", default=False),
-            timeout=dict(type="str", default="10m"),
-            atomic=dict(type="bool", default=False),
-            skip_crds=dict(type="bool", default=False),
-            skip_schema_validation=dict(type="bool", default=False),
-            take_ownership=dict(type="bool", default=False),
-            post_renderer=dict(type="str"),
-            post_renderer_args=dict(type="list", elements="str", default=[]),
-            pending_timeout=dict(type="int", default=300),
-            pending_wait=dict(type="int", default=0),
-        ),
+        argument_spec=connection_args(**RELEASE_OPTIONS),
         required_if=[("state", "present", ["chart"])],
         supports_check_mode=True,
     )

@@ -125,6 +125,10 @@ options:
         description: Seconds after which a release left pending is recovered (V(0) - at once, see M(magasin.platform.helm_release)).
         type: int
         default: 300
+      pending_wait:
+        description: Seconds to wait for a pending release, not old enough to recover, to end or grow old.
+        type: int
+        default: 0
   max_parallel:
     description: How many releases helm works on at the same time.
     type: int
@@ -164,32 +168,17 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
 from ansible_collections.magasin.platform.plugins.module_utils._helm import HelmClient, explain_error
-from ansible_collections.magasin.platform.plugins.module_utils._release import HAS_YAML, HelmReleaseManager, ReleaseError
+from ansible_collections.magasin.platform.plugins.module_utils._release import (
+    HAS_YAML,
+    RELEASE_OPTIONS,
+    HelmReleaseManager,
+    ReleaseError,
+)
 from ansible_collections.magasin.platform.plugins.module_utils._schedule import order_problems, run_steps
 
-RELEASE_OPTIONS = dict(
-    key=dict(type="str", no_log=False),
-    after=dict(type="list", elements="str", default=[]),
-    name=dict(type="str", required=True),
-    namespace=dict(type="str", required=True),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-    chart=dict(type="str"),
-    repo_url=dict(type="str"),
-    version=dict(type="str"),
-    values=dict(type="dict", default={}),
-    values_files=dict(type="list", elements="path", default=[]),
-    create_namespace=dict(type="bool", default=True),
-    wait=dict(type="bool", default=True),
-    wait_for_jobs=dict(type="bool", default=False),
-    timeout=dict(type="str", default="10m"),
-    atomic=dict(type="bool", default=False),
-    skip_crds=dict(type="bool", default=False),
-    skip_schema_validation=dict(type="bool", default=False),
-    take_ownership=dict(type="bool", default=False),
-    post_renderer=dict(type="str"),
-    post_renderer_args=dict(type="list", elements="str", default=[]),
-    pending_timeout=dict(type="int", default=300),
-)
+# Each entry: what helm_release takes, and where it stands in the order.
+ENTRY_OPTIONS = dict(RELEASE_OPTIONS, key=dict(type="str", no_log=False),
+                     after=dict(type="list", elements="str", default=[]))
 
 
 class HelmReleasesManager:
@@ -259,7 +248,7 @@ class HelmReleasesManager:
 def main():
     module = AnsibleModule(
         argument_spec=connection_args(
-            releases=dict(type="list", elements="dict", required=True, options=RELEASE_OPTIONS),
+            releases=dict(type="list", elements="dict", required=True, options=ENTRY_OPTIONS),
             max_parallel=dict(type="int", default=4),
         ),
         supports_check_mode=True,

@@ -61,30 +61,30 @@ HISTORY = [
 ]
 
 
-def test_old_pending_upgrade_drops_only_the_pending_record_then_upgrades():
+def test_old_pending_upgrade_is_rolled_back_to_the_deployed_revision_then_upgraded():
     plan = h.plan_release(release(status="pending-upgrade", revision=3, updated="2026-11-26T11:00:00.123456789Z"),
                           CHART, {"a": 1}, history=HISTORY, now=NOW, pending_timeout=300)
-    # Revision 2 is still the deployed one: only revision 3's record goes, nothing is rolled back or uninstalled.
-    assert plan["recover"] == [("drop", ("secrets", 3, "pending-upgrade"))]
+    # The rollback also reverts what the interrupted revision 3 changed on the live objects.
+    assert plan["recover"] == [("rollback", 2)]
     assert plan["action"] == "upgrade"
-    assert plan["recovered"] == ("dropped the record of pending-upgrade revision 3 left by a run that ended; "
-                                 "upgraded from revision 2 (deployed)")
+    assert plan["recovered"] == "rolled back pending-upgrade revision 3 to revision 2"
 
 
-def test_old_pending_install_drops_its_record_and_installs_again_adopting():
+def test_old_pending_install_with_no_deployed_revision_is_uninstalled_and_installed_again():
     plan = h.plan_release(release(status="pending-install", revision=1), CHART, {"a": 1},
                           history=[{"revision": 1, "status": "pending-install"}], now=NOW, pending_timeout=300)
-    assert plan["recover"] == [("drop", ("secrets", 1, "pending-install"))]
+    assert plan["recover"] == [("uninstall", None)]
     assert plan["action"] == "install"
-    assert "pending-install revision 1" in plan["recovered"] and "adopting" in plan["recovered"]
+    assert plan["recovered"] == "uninstalled pending-install revision 1 with no deployed revision to return to"
 
 
-def test_pending_rollback_above_a_failed_revision_is_upgraded_from_it():
+def test_pending_rollback_with_only_a_failed_revision_below_is_uninstalled():
+    # A failed revision is nothing to return to.
     plan = h.plan_release(release(status="pending-rollback", revision=2), CHART, {"a": 1},
                           history=[{"revision": 1, "status": "failed"}, {"revision": 2, "status": "pending-rollback"}],
                           now=NOW, pending_timeout=60)
-    assert plan["recover"] == [("drop", ("secrets", 2, "pending-rollback"))]
-    assert plan["action"] == "upgrade"
+    assert plan["recover"] == [("uninstall", None)]
+    assert plan["action"] == "install"
 
 
 @pytest.mark.parametrize("updated", ["2026-11-26T11:59:59Z", "2026-11-26T12:00:00Z", "2026-11-26T12:00:03Z"])
@@ -93,41 +93,21 @@ def test_a_run_holding_the_realm_lock_recovers_a_young_pending_release_at_once(u
     # (even a clock a few seconds ahead).
     plan = h.plan_release(release(status="pending-upgrade", revision=3, updated=updated), CHART, {"a": 1},
                           history=HISTORY, now=NOW, pending_timeout=0)
-    assert plan["recover"] == [("drop", ("secrets", 3, "pending-upgrade"))] and plan["action"] == "upgrade"
+    assert plan["recover"] == [("rollback", 2)] and plan["action"] == "upgrade"
 
 
-def test_every_pending_record_above_the_deployed_revision_goes_and_none_below():
+def test_the_rollback_goes_below_every_pending_revision_to_the_deployed_one():
     history = [{"revision": 1, "status": "pending-install"}, {"revision": 2, "status": "deployed"},
                {"revision": 3, "status": "pending-upgrade"}, {"revision": 4, "status": "pending-upgrade"}]
     plan = h.plan_release(release(status="pending-upgrade", revision=4), CHART, {"a": 1}, history=history, now=NOW,
                           pending_timeout=0)
-    assert plan["recover"] == [("drop", ("secrets", 3, "pending-upgrade")), ("drop", ("secrets", 4, "pending-upgrade"))]
-    assert "upgraded from revision 2 (deployed)" in plan["recovered"]
-
-
-def test_configmap_driver_drops_configmaps_and_sql_falls_back_to_rollback_or_uninstall():
-    plan = h.plan_release(release(status="pending-upgrade", revision=3), CHART, {"a": 1}, history=HISTORY, now=NOW,
-                          pending_timeout=0, driver="configmap")
-    assert plan["recover"] == [("drop", ("configmaps", 3, "pending-upgrade"))]
-    plan = h.plan_release(release(status="pending-upgrade", revision=3), CHART, {"a": 1}, history=HISTORY, now=NOW,
-                          pending_timeout=0, driver="sql")
     assert plan["recover"] == [("rollback", 2)]
-    plan = h.plan_release(release(status="pending-install", revision=1), CHART, {"a": 1},
-                          history=[{"revision": 1, "status": "pending-install"}], now=NOW, pending_timeout=0,
-                          driver="sql")
-    assert plan["recover"] == [("uninstall", None)]
 
 
 def test_an_unfinished_uninstall_is_finished():
     plan = h.plan_release(release(status="uninstalling", revision=2), CHART, {"a": 1},
                           history=[{"revision": 2, "status": "uninstalling"}], now=NOW, pending_timeout=0)
     assert plan["recover"] == [("uninstall", None)] and plan["action"] == "install"
-
-
-def test_drop_record_selects_one_revision_by_every_helm_label():
-    assert h.drop_record_args("drill", "secrets", 3, "pending-upgrade") == [
-        "delete", "secrets", "--selector", "owner=helm,name=drill,version=3,status=pending-upgrade",
-        "--ignore-not-found", "--output", "name"]
 
 
 def test_fresh_pending_release_is_refused_with_explanation():

@@ -1,7 +1,7 @@
 """How HelmReleaseManager recovers a pending release (the commands it runs), and waits for one another run works on.
 
 helm's answers are the captured Helm 4 install output with its status and revision changed; only the decisions
-and the argv are under test here, the real recovery is tested on the cluster (test_modules, test_realm_lock).
+and the argv are under test here, the real recovery is tested on the cluster (test_modules).
 """
 
 import datetime
@@ -41,8 +41,8 @@ HISTORY = (0, json.dumps([{"revision": 1, "status": "deployed", "chart": "demo-0
 
 
 def test_a_young_pending_upgrade_is_recovered_at_once_with_pending_timeout_0_by_a_rollback():
-    """The module rolls back to the deployed revision (which reverts what the interrupted one changed on the live
-    objects) instead of dropping the pending record: no record is deleted, nothing is uninstalled."""
+    """The module rolls back to the deployed revision, which reverts what the interrupted one changed on the live
+    objects; nothing is uninstalled."""
     module = FakeModule(params(pending_timeout=0), [
         (lambda c: c[1] == "status", status("pending-upgrade", 2)),
         (lambda c: c[1] == "list", LIST),
