@@ -16,11 +16,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import hashlib
-import json
 
 from . import _values
-from ._values import relocate
 
 COMPONENTS = ("minio", "drill", "dagster", "daskhub", "superset")
 PROFILES = ("lab", "small", "production")
@@ -291,52 +288,6 @@ def chart_problems(charts, found):
                                        if detail.strip() else "?", hint),
                          "example": chart["pinned"]})
     return problems
-
-
-def minio_setup_job(model, consumers, script, image):
-    """The Job that creates the bucket, the policies and the consumers' users in the realm's
-    MinIO. Keys come from the users' Secrets by reference. A Job's pod template is
-    immutable: the name carries a digest of the template, so a change runs it anew."""
-    root = "magasin-minio-root"
-    env = [
-        {"name": "MINIO_ENDPOINT", "value": model["s3"]["endpoint"]},
-        {"name": "BUCKET", "value": model["bucket"]},
-        {"name": "USERS", "value": " ".join(c["user"].upper() for c in consumers)},
-        {"name": "MINIO_ROOT_USER", "valueFrom": {"secretKeyRef": {"name": root, "key": "root-user"}}},
-        {"name": "MINIO_ROOT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": root, "key": "root-password"}}},
-    ]
-    for c in consumers:
-        upper = c["user"].upper()
-        env += [
-            {"name": upper + "_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": c["secret"], "key": "CONSOLE_ACCESS_KEY"}}},
-            {"name": upper + "_SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": c["secret"], "key": "CONSOLE_SECRET_KEY"}}},
-            {"name": upper + "_POLICY", "value": c["policy"]},
-        ]
-    pod = {
-        "restartPolicy": "OnFailure",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [{
-            "name": "mc",
-            "image": relocate(image, model["image_registry"]),
-            "securityContext": _values.restricted_container(),
-            "command": ["/bin/sh", "-c", script],
-            "env": env,
-            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-        }],
-    }
-    digest = hashlib.sha256(json.dumps(pod, sort_keys=True).encode()).hexdigest()[:10]
-    labels = dict(model["labels"], **{"app.kubernetes.io/component": "minio-setup"})
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "magasin-minio-setup-" + digest, "namespace": model["namespaces"]["tenant"],
-                     "labels": labels},
-        "spec": {
-            "backoffLimit": 20,
-            "activeDeadlineSeconds": 1800,
-            "template": {"metadata": {"labels": {"app.kubernetes.io/component": "minio-setup"}}, "spec": pod},
-        },
-    }
 
 
 def minio_user(consumer):

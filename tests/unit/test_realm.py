@@ -172,21 +172,6 @@ def test_chart_problems_name_the_variable_and_the_pin():
     assert "chart not found" in problem["message"]
 
 
-def test_minio_setup_job_takes_keys_by_reference_and_is_named_by_its_content():
-    consumers = [R.minio_user(c) for c in ("drill", "dagster")]
-    job = R.minio_setup_job(model(), consumers, "echo one", "quay.io/minio/mc:1")
-    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["DRILL_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "magasin-minio-user-drill",
-                                                                    "key": "CONSOLE_ACCESS_KEY"}
-    assert env["DRILL_POLICY"]["value"] == "read" and env["DAGSTER_POLICY"]["value"] == "readwrite"
-    assert all("value" not in e for n, e in env.items() if n.endswith("_KEY") or n.startswith("MINIO_ROOT"))
-    again = R.minio_setup_job(model(), consumers, "echo one", "quay.io/minio/mc:1")
-    other = R.minio_setup_job(model(), consumers, "echo two", "quay.io/minio/mc:1")
-    assert job["metadata"]["name"] == again["metadata"]["name"] != other["metadata"]["name"]
-    moved = R.minio_setup_job(model({"magasin_image_registry": "r.example.org/m"}), consumers, "x", "quay.io/minio/mc:1")
-    assert moved["spec"]["template"]["spec"]["containers"][0]["image"] == "r.example.org/m/minio/mc:1"
-
-
 def test_summary_table_lists_releases_then_warnings():
     rows = [{"component": "drill", "name": "drill", "namespace": "magasin-drill", "chart": "drill-0.9.0",
              "status": "deployed", "action": "none"}, {"warning": "change the admin password"}]
