@@ -26,6 +26,17 @@ class KubectlClient(CliClient):
     def base_args(self):
         return [self.binary] + self.connection.kubectl_args()
 
+    def client_version(self):
+        """The version of the kubectl binary itself (``v1.37.1``); no cluster is asked."""
+        data = self.run_json(["version", "--client", "--output", "json"]) or {}
+        return (data.get("clientVersion") or {}).get("gitVersion")
+
+    def readyz(self):
+        """(ready, what the API server said) from its /readyz endpoint; a refused connection is not ready."""
+        rc, out, err = self.run(["get", "--raw=/readyz"], check=False)
+        said = (out or "").strip() if rc == 0 else self.error_message(err, out)
+        return rc == 0 and said == "ok", said
+
     def get_objects(self, objects, namespace=None):
         """Live state of the given objects (missing ones are skipped)."""
         if not objects:
