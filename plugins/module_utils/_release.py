@@ -68,6 +68,7 @@ RELEASE_OPTIONS = dict(
     pending_wait=dict(type="int", default=0),
 )
 
+
 class ReleaseError(Exception):
     """A release that cannot be made; ``result`` is what is known of it (never values)."""
 

@@ -20,7 +20,7 @@ description:
     values differ from the values helm stored (also after an upgrade made by hand), the content of a local chart
     directory or archive changed, or the release is not C(deployed).
   - Stuck releases are recovered. A C(failed) release is upgraded. A C(pending-install), C(pending-upgrade) or
-    C(pending-rollback) release is an operation that never finished (its run was killed): a pending upgrade or
+    C(pending-rollback) release is an operation that never finished (its run was killed); a pending upgrade or
     rollback is rolled back to the last deployed revision (which also reverts what the interrupted revision had
     changed on the live objects) and then upgraded; one with no deployed revision is uninstalled and installed
     again. Because a pending state can also mean that another run is working right now, a release is recovered

@@ -4,8 +4,8 @@
 
 Pinned pseudo-versions of github.com/minio/minio and github.com/minio/mc (neither tags Go module
 versions any more), built and cached by tests/support/go_build.py under
-~/.cache/magasin-minio/<name>-<version>-<go version>/bin/ (or $XDG_CACHE_HOME), so CI builds once. Measured on this 2-core machine under load: minio 422 s (7 min, module downloads
-included), mc 115 s.
+~/.cache/magasin-minio/<name>-<version>-<go version>/bin/ (or $XDG_CACHE_HOME), so CI builds once.
+Measured on this 2-core machine under load: minio 422 s (7 min, module downloads included), mc 115 s.
 """
 
 from __future__ import annotations
