@@ -107,8 +107,10 @@ def cluster_rules(namespaces, owns_operator, daskhub_release="", labelled=()):
                   {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
                    "verbs": ["patch", "update", "delete"], "resourceNames": sorted(crds)}]
     if roles:
+        # list and watch: Helm 4 waits on every object it applied through watches (kstatus), which resourceNames
+        # cannot narrow; RBAC definitions hold no credential.
         rules += [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles", "clusterrolebindings"],
-                   "verbs": ["create"]},
+                   "verbs": ["create", "list", "watch"]},
                   {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
                    "verbs": ["get", "patch", "update", "delete", "escalate", "bind"], "resourceNames": sorted(roles)},
                   {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterrolebindings"],

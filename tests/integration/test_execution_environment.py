@@ -14,6 +14,7 @@ No cluster is used.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -30,8 +31,9 @@ import binaries  # noqa: E402
 EE_PINS = ("helm4", "kubectl")
 
 
-def run(argv: list, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+def run(argv: list, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=600, check=False,
+                          env=env)
     if check:
         assert proc.returncode == 0, f"{' '.join(map(str, argv))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -101,8 +103,12 @@ def test_containerfile_installs_and_verifies_helm_and_kubectl(context: dict):
 def test_galaxy_stage_installs_the_collection_offline_and_finds_its_dependencies(context: dict, tmp_path: Path):
     build = context["build"]
     collections = tmp_path / "collections"
+    # As in the image: no ansible.cfg of this checkout (`make` exports it, and its collections_path finds the
+    # checkout's own copy, which makes ansible-galaxy install nothing), only the target path.
+    image_env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    image_env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)
     run([VENV_BIN / "ansible-galaxy", "collection", "install", "--offline", "-r", "requirements.yml",
-         "--collections-path", collections], build)
+         "--collections-path", collections], build, env=image_env)
     installed = collections / "ansible_collections" / "magasin" / "platform"
     assert (installed / "meta" / "execution-environment.yml").is_file()
     assert (installed / "playbooks" / "magasin.yml").is_file()

@@ -28,7 +28,6 @@ from realms import COMPONENTS, helm4_unless_asked, namespaces
 
 REALM = "hd1"
 NS = namespaces(REALM)
-OPERATOR_NS = "magasin-operator"
 LEVELS = {"operator": "baseline", "tenant": "restricted", "drill": "baseline", "dagster": "baseline",
           "daskhub": "baseline", "superset": "baseline"}
 # Audited and warned at, where stricter than enforced: the shared operator's namespace (its pods pass
@@ -117,8 +116,13 @@ def realm(cluster, site_dir, helm_bin) -> dict:
         run = site_dir("site.yml", extra)
         out = {"run": run, "namespaces": {}, "templates": {}, "policies": {}, "pods": {}}
         if run.rc == 0:
+            # The shared operator stays where the first realm of the cluster put it (magasin-operator, or an
+            # adopted installer's namespace when an earlier test adopted one).
+            operator = [r["namespace"] for r in cluster.releases() if r["chart"].startswith("operator-")]
+            assert len(operator) == 1, f"one MinIO operator release expected, found {operator}"
+            out["ns"] = {**{key: NS[key] for key in LEVELS}, "operator": operator[0]}
             for key in LEVELS:
-                ns = OPERATOR_NS if key == "operator" else NS[key]
+                ns = out["ns"][key]
                 out["namespaces"][key] = cluster.kubectl_json("get", "namespace", ns)
                 templates = []
                 for kind in POD_KINDS:
@@ -131,7 +135,7 @@ def realm(cluster, site_dir, helm_bin) -> dict:
             out["services"] = {key: cluster.items("services", NS[key]) for key in LEVELS if key != "operator"}
             # Only MinIO and Drill kept: the flows from Dagster, Daskhub and Superset go from their namespaces.
             out["fewer"] = site_dir("site.yml", {**extra, "magasin_components": KEPT})
-            out["fewer_policies"] = {key: cluster.items("networkpolicies", OPERATOR_NS if key == "operator" else NS[key],
+            out["fewer_policies"] = {key: cluster.items("networkpolicies", out["ns"][key],
                                                         "-l", f"magasin.unicef.org/network-policy=true,magasin.unicef.org/realm={REALM}")
                                      for key in ("operator", "tenant", "drill")}
         yield out
@@ -164,7 +168,7 @@ def test_namespace_is_labelled_for_pod_security(realm: dict, key: str):
 def test_admission_accepts_every_pod_at_the_level_and_refuses_it_one_stricter(cluster, realm: dict, key: str):
     templates = realm["templates"][key]
     assert templates, f"no pod templates in {key}"
-    ns = OPERATOR_NS if key == "operator" else NS[key]
+    ns = realm["ns"][key]
     refused_somewhere = []
     for name, template in templates:
         ok = dry_run(cluster, pod_of(template, name.replace("/", "-"), ns, strip_account=name.startswith("tenant/")))
@@ -186,7 +190,7 @@ def test_admission_accepts_every_pod_at_the_level_and_refuses_it_one_stricter(cl
 
 @pytest.mark.parametrize("key", list(LEVELS))
 def test_policies_are_the_default_deny_and_one_allow_per_wired_flow(cluster, realm: dict, key: str):
-    ns = OPERATOR_NS if key == "operator" else NS[key]
+    ns = realm["ns"][key]
     mine = [p for p in realm["policies"][key] if (p["metadata"].get("labels") or {}).get("magasin.unicef.org/network-policy")
             and p["metadata"]["labels"].get("magasin.unicef.org/realm") == REALM]
     names = sorted(p["metadata"]["name"] for p in mine)
@@ -216,7 +220,7 @@ def test_policies_are_the_default_deny_and_one_allow_per_wired_flow(cluster, rea
                 peer_ns = (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
                 if peer_ns and "podSelector" in peer:
                     peer_sel = selector(peer["podSelector"])
-                    peer_key = next(k for k in LEVELS if (OPERATOR_NS if k == "operator" else NS[k]) == peer_ns)
+                    peer_key = next(k for k in LEVELS if realm["ns"][k] == peer_ns)
                     if peer_sel and (peer_key, peer_sel) not in RUNTIME:
                         assert cluster.items("pods", peer_ns, "-l", peer_sel), f"{ns}/{name}: from {peer_ns} {peer_sel}: no pod"
 
