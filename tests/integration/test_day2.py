@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kwok_debug import applied, cluster_rules, http_server
-from realms import REPO_ROOT, VENV_BIN, leaks, namespaces, operator_made, secret_strings
+from realms import REPO_ROOT, VENV_BIN, helm4_unless_asked, leaks, namespaces, operator_made, secret_strings
 
 REALM = "day2"
 NS = namespaces(REALM)
@@ -34,8 +34,9 @@ SECRETS = {"magasin-minio-root", "magasin-minio-env-configuration", "magasin-min
 
 
 @pytest.fixture(scope="module")
-def realm(site_dir, cluster) -> dict:
+def realm(site_dir, cluster, helm_bin) -> dict:
     """The realm `day2` with every component, converged with site.yml from the real charts."""
+    helm4_unless_asked(helm_bin, "status and ui read the realm through realm_status and kubectl; test_modules covers both majors' helm output")
     run = site_dir("site.yml", {"magasin_realm": REALM})
     assert run.rc == 0, run.output[-6000:]
     values = cluster.secret_values(REALM)

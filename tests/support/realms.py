@@ -119,22 +119,23 @@ class Cluster:
         and a digest of the data), and the ClusterRoles/Bindings released into them or labelled with the realm.
         Scoped to the realm because others share the test cluster."""
         mine = set(namespaces(realm).values()) | {realm}
-        operator = self.operator_release()
+        releases = self.releases()
+        operator = next((r for r in releases if r["chart"].startswith("operator-")), None)
         snap: dict = {
             "namespaces": [ns for ns in self.existing_namespaces() if ns in mine],
             "releases": sorted((r["namespace"], r["name"], str(r["revision"]), r["status"], r["chart"])
-                               for r in self.releases() if r["namespace"] in mine or r is operator),
+                               for r in releases if r["namespace"] in mine or r is operator),
             "objects": [],
-            "cluster": sorted((i["metadata"]["name"], i["metadata"]["resourceVersion"])
-                              for kind in ("clusterroles", "clusterrolebindings")
-                              for i in self.items(kind) if _of_realm(i, mine, realm)),
+            "cluster": sorted((i["kind"], i["metadata"]["name"], i["metadata"]["resourceVersion"])
+                              for i in self.items("clusterroles,clusterrolebindings") if _of_realm(i, mine, realm)),
         }
+        # One read per namespace for both kinds (the snapshot is taken before and after many runs).
+        plural = {"Secret": "secrets", "ConfigMap": "configmaps"}
         for ns in snap["namespaces"]:
-            for kind in ("secrets", "configmaps"):
-                for item in self.items(kind, ns):
-                    meta = item["metadata"]
-                    snap["objects"].append((kind, ns, meta["name"], meta["resourceVersion"],
-                                            digest({**(item.get("data") or {}), **(item.get("binaryData") or {})})))
+            for item in self.items("secrets,configmaps", ns):
+                meta = item["metadata"]
+                snap["objects"].append((plural[item["kind"]], ns, meta["name"], meta["resourceVersion"],
+                                        digest({**(item.get("data") or {}), **(item.get("binaryData") or {})})))
         snap["objects"].sort()
         return snap
 
