@@ -212,6 +212,11 @@ SECRETS = {
     "superset_credentials": "magasin-superset-credentials",  # password, postgres-password, redis-password, secret-key, admin-password
     "superset_env": "magasin-superset-env",                 # DB_*, REDIS_*, SUPERSET_SECRET_KEY, SUPERSET_ADMIN_PASSWORD
 }
+# The kubernetes.io/tls Secret of each ingress (tls.crt, tls.key, ca.crt; the tls_certificates module), in the
+# UI's namespace, and the realm CA's (in the tenant namespace). Every ingress the values render names its own.
+TLS_SECRETS = {"minio_api": "magasin-tls-minio-api", "minio_console": "magasin-tls-minio-console",
+               "dagster": "magasin-tls-dagster", "daskhub": "magasin-tls-daskhub", "superset": "magasin-tls-superset"}
+TLS_CA_SECRET = "magasin-tls-ca"
 SECRET_KEYS = {
     "minio_root": ["root-user", "root-password"],
     "minio_config": ["config.env"],
@@ -416,7 +421,8 @@ def tenant_values(model, inputs=None):
     for key in ("api", "console"):
         host = inputs.get(key + "_host")
         if host:
-            values["ingress"][key].update({"host": host, "ingressClassName": model.get("ingress_class") or ""})
+            values["ingress"][key].update({"host": host, "ingressClassName": model.get("ingress_class") or "",
+                                           "tls": [{"hosts": [host], "secretName": TLS_SECRETS["minio_" + key]}]})
     registry = model.get("image_registry")
     if registry:
         values["tenant"]["image"] = {"repository": relocate("quay.io/minio/minio", registry)}
@@ -568,7 +574,8 @@ def _dagster(model, inputs, chart_version=None):
     host = inputs.get("webserver_host")
     if host:
         values["ingress"] = {"enabled": True, "ingressClassName": model.get("ingress_class") or None,
-                             "dagsterWebserver": {"host": host, "path": "/", "pathType": "Prefix"}}
+                             "dagsterWebserver": {"host": host, "path": "/", "pathType": "Prefix",
+                                                  "tls": {"enabled": True, "secretName": TLS_SECRETS["dagster"]}}}
     if registry:
         for key in ("dagsterWebserver", "dagsterDaemon"):
             values[key]["image"] = {"repository": relocate("docker.io/dagster/dagster-celery-k8s", registry)}
@@ -674,7 +681,8 @@ def _daskhub(model, inputs, chart_version=None):
         gateway["traefik"]["affinity"] = _spread({"app.kubernetes.io/component": "traefik"})
     host = inputs.get("host")
     if host:
-        jupyterhub["ingress"] = {"enabled": True, "ingressClassName": model.get("ingress_class") or None, "hosts": [host]}
+        jupyterhub["ingress"] = {"enabled": True, "ingressClassName": model.get("ingress_class") or None, "hosts": [host],
+                                 "tls": [{"hosts": [host], "secretName": TLS_SECRETS["daskhub"]}]}
     registry = model.get("image_registry")
     if registry:
         def name(image):
@@ -784,7 +792,8 @@ def _superset(model, inputs, chart_version=None):
         values["extraConfigs"] = {"import_datasources.yaml": json.dumps(datasources, indent=2, sort_keys=True) + "\n"}
     host = inputs.get("host")
     if host:
-        values["ingress"] = {"enabled": True, "ingressClassName": model.get("ingress_class") or None, "hosts": [host]}
+        values["ingress"] = {"enabled": True, "ingressClassName": model.get("ingress_class") or None, "hosts": [host],
+                             "tls": [{"hosts": [host], "secretName": TLS_SECRETS["superset"]}]}
     registry = model.get("image_registry")
     if registry:
         values["image"] = {"repository": relocate("apachesuperset.docker.scarf.sh/apache/superset", registry)}
