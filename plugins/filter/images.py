@@ -1,14 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: magasin.platform contributors
 # Apache License 2.0 (see LICENSE)
-"""The offline-site filters: hand playbooks/mirror.yml the pure functions of _images.py."""
+"""The offline-site filters: hand playbooks/mirror.yml and bundle.yml the pure functions of _images.py and
+_offline_bundle.py."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.magasin.platform.plugins.module_utils import _images
+from ansible_collections.magasin.platform.plugins.module_utils import _images, _offline_bundle
 
 
 def _plain(data):
@@ -36,6 +37,21 @@ def chart_archives(plans):
         raise AnsibleFilterError(str(exc)) from None
 
 
+def bundle_plan(entries, source=""):
+    try:
+        return _offline_bundle.bundle_plan(_plain(entries), str(source or ""))
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def bundle_sources(plan, manifest, bundle_dir):
+    try:
+        return _offline_bundle.bundle_sources(_plain(plan), _plain(manifest), str(bundle_dir))
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 class FilterModule(object):
     def filters(self):
-        return {"mirror_plan": mirror_plan, "chart_archives": chart_archives}
+        return {"mirror_plan": mirror_plan, "chart_archives": chart_archives, "bundle_plan": bundle_plan,
+                "bundle_sources": bundle_sources}

@@ -35,7 +35,11 @@ attributes:
     details: A second run copies and pushes nothing.
 options:
   images:
-    description: Images to copy, each a dictionary with C(source) and C(dest) (references with a tag).
+    description:
+      - Images to copy, each a dictionary with C(source) and C(dest) (references with a tag).
+      - From an offline bundle, C(layout) (the image's OCI layout directory) and C(digest) (what the bundle's manifest
+        names) as well; the layout is pushed with C(crane push). The filter P(magasin.platform.bundle_sources#filter)
+        adds them after M(magasin.platform.offline_bundle) verified the bundle.
     type: list
     elements: dict
     default: []
@@ -78,32 +82,12 @@ charts:
 """
 
 import hashlib
-import json
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
-from ansible_collections.magasin.platform.plugins.module_utils._cli import CliClient, CliError
+from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
+from ansible_collections.magasin.platform.plugins.module_utils._crane import CraneClient
 from ansible_collections.magasin.platform.plugins.module_utils._helm import HelmClient, local_chart_identity
-
-
-class CraneClient(CliClient):
-    binary_name = "crane"
-    binary_option = "crane_binary"
-
-    def digest(self, ref):
-        """The digest ``ref`` resolves to, or None when the registry does not hold it."""
-        rc, out, err = self.run(["digest", ref], check=False)
-        if rc != 0:
-            if "MANIFEST_UNKNOWN" in err or "NAME_UNKNOWN" in err or "404" in err or "not found" in err.lower():
-                return None
-            raise CliError(self.error_message(err, out), cmd=self.calls[-1], rc=rc, stderr=self.redact(err))
-        return out.strip()
-
-    def layers(self, ref):
-        rc, out, err = self.run(["manifest", ref], check=False)
-        if rc != 0:
-            return None
-        return [layer.get("digest") for layer in (json.loads(out).get("layers") or [])]
 
 
 def sha256_file(path):
@@ -134,15 +118,25 @@ def main():
         for item in params["images"]:
             if not item.get("source") or not item.get("dest"):
                 module.fail_json(msg="every image needs a source and a dest: %s" % item)
-            source = crane.digest(item["source"])
+            if item.get("layout"):
+                # From an offline bundle (verified before): the layout holds the digest its manifest names.
+                source = item.get("digest")
+                if not source:
+                    module.fail_json(msg="image %s from the layout %s needs the digest the bundle's manifest names"
+                                     % (item["dest"], item["layout"]), images=images)
+            else:
+                source = crane.digest(item["source"])
             if source is None:
                 module.fail_json(msg="the source registry does not hold %s" % item["source"], images=images)
             present = crane.digest(item["dest"]) == source
             action = "present" if present else ("copy" if module.check_mode else "copied")
-            if action == "copied":
+            if action == "copied" and item.get("layout"):
+                crane.push_layout(item["layout"], item["dest"])
+            elif action == "copied":
                 # By digest: what was read is what lands, under the destination's tag.
                 crane.run(["copy", item["source"].rsplit(":", 1)[0] + "@" + source if "@" not in item["source"] else item["source"],
                            item["dest"]])
+            if action == "copied":
                 landed = crane.digest(item["dest"])
                 if landed != source:
                     module.fail_json(msg="%s resolves to %s after the copy, not %s" % (item["dest"], landed, source), images=images)
