@@ -211,8 +211,8 @@ def not_after(cert_pem):
 
 def reissue_reason(stored, ca_cert_pem, host, now=None, renew_days=DEFAULT_RENEW_DAYS):
     """Why the stored leaf (``{'tls.crt': ..., 'tls.key': ...}`` decoded, or None) must be issued anew, or None
-    to keep it: missing, not for this host, not from this CA, unreadable, near its end, or a key that is not
-    its certificate's."""
+    to keep it: missing, not for this host, not from this CA, unreadable, near its end (unless it ends with the
+    CA), or a key that is not its certificate's."""
     if not stored or not stored.get("tls.crt") or not stored.get("tls.key"):
         return "missing"
     problem = verify_problem(stored["tls.crt"], ca_cert_pem, host, now)
@@ -224,7 +224,8 @@ def reissue_reason(stored, ca_cert_pem, host, now=None, renew_days=DEFAULT_RENEW
     except ValueError as exc:
         return "its key %s" % exc
     end = load_certificate(stored["tls.crt"]).not_valid_after_utc
-    if end - _now(now) < datetime.timedelta(days=renew_days):
+    # A certificate that ends with its CA is kept: one issued anew could not last longer.
+    if end - _now(now) < datetime.timedelta(days=renew_days) and end < load_certificate(ca_cert_pem).not_valid_after_utc:
         return "it expires on %s, within %d days" % (end.date().isoformat(), renew_days)
     return None
 

@@ -19,7 +19,8 @@ description:
     verify for the host against the CA (a new host, another CA), cannot be read, or ends within O(renew_days). A
     site's own certificate for a host (O(certificates[].certificate)) is stored as given.
   - Publishes the CA certificate (public) as the ConfigMap O(ca_configmap) (key C(ca.crt)) in each certificate's
-    namespace, for the clients of the realm's HTTPS endpoints, and returns it as RV(ca_certificate).
+    namespace, for the clients of the realm's HTTPS endpoints, returns it as RV(ca_certificate) and writes it to
+    O(ca_file).
   - No private key is ever in the result, the diff or a command line (they go to kubectl on stdin).
 author:
   - magasin.platform developers (@unicef)
@@ -32,8 +33,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Reads the Secrets and writes nothing; RV(ca) and RV(certificates) say what would be made. A CA that would be
-        generated is a would-be one in RV(ca_certificate) (a real run generates another).
+      - Reads the Secrets and writes nothing (no O(ca_file) either); RV(ca) and RV(certificates) say what would be
+        made. A CA that would be generated is a would-be one in RV(ca_certificate) (a real run generates another).
   diff_mode:
     support: full
     details: Names the Secrets and what happens to each; never shows a key.
@@ -105,6 +106,11 @@ options:
     description: Name of the ConfigMap that publishes the CA certificate in each certificate's namespace.
     type: str
     default: magasin-tls-ca
+  ca_file:
+    description:
+      - A file on the host that runs the module where the CA certificate (public) is written, mode 0644, its
+        directory made if missing; only when its content differs. Unset writes none.
+    type: path
   days:
     description: Validity of an issued certificate, in days (never beyond the CA's).
     type: int
@@ -141,6 +147,10 @@ ca:
   description: What happened to the CA, C(kept), C(generated) or C(supplied), and its Secret.
   returned: success
   type: dict
+ca_file:
+  description: Whether O(ca_file) was (or would be) written.
+  returned: when O(ca_file) is set
+  type: bool
 certificates:
   description: Per host, C(host), C(namespace), C(secret), C(action) (C(kept), C(issued), C(reissued),
     C(supplied)), C(reason) of a re-issue and C(not_after).
@@ -150,6 +160,7 @@ certificates:
 """
 
 import base64
+import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.magasin.platform.plugins.module_utils import _tls
@@ -287,7 +298,29 @@ class TlsManager:
                                  for d in changes)}
         if changes and not self.module.check_mode:
             self.kubectl.apply(list(p["namespaces"]) + changes)
+        if p.get("ca_file"):
+            result["ca_file"] = self.write_ca_file(p["ca_file"], ca_cert)
+            result["changed"] = result["changed"] or result["ca_file"]
         return result
+
+    def write_ca_file(self, path, ca_cert):
+        try:
+            with open(path) as f:
+                if f.read() == ca_cert:
+                    return False
+        except OSError:
+            pass
+        if self.module.check_mode:
+            return True
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path + ".tmp", "w") as f:
+                f.write(ca_cert)
+            os.chmod(path + ".tmp", 0o644)
+            os.replace(path + ".tmp", path)
+        except OSError as exc:
+            self.module.fail_json(msg="ca_file: cannot write %s: %s" % (path, exc))
+        return True
 
 
 def main():
@@ -311,6 +344,7 @@ def main():
             namespaces=dict(type="list", elements="dict", default=[]),
             labels=dict(type="dict", default={}),
             ca_configmap=dict(type="str", default="magasin-tls-ca"),
+            ca_file=dict(type="path"),
             days=dict(type="int", default=365),
             renew_days=dict(type="int", default=30),
         ),

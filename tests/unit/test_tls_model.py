@@ -57,10 +57,12 @@ def test_the_ca_is_a_ca_and_its_leaf_verifies_for_its_host_only(ca):
     assert "PRIVATE KEY" in leaf_key and "PRIVATE KEY" not in leaf
 
 
-def test_a_leaf_never_outlives_its_ca():
+def test_a_leaf_never_outlives_its_ca_and_is_not_issued_anew_for_ending_with_it():
     cert, key = T.generate_ca("short", now=NOW, days=10)
-    leaf, _ = T.issue(cert, key, "a.example.org", now=NOW, days=365)
+    leaf, leaf_key = T.issue(cert, key, "a.example.org", now=NOW, days=365)
     assert T.not_after(leaf) == T.not_after(cert)
+    # Within the renewal window, but a new one would end at the same time: kept, not issued at every run.
+    assert T.reissue_reason({"tls.crt": leaf, "tls.key": leaf_key}, cert, "a.example.org", now=NOW, renew_days=30) is None
 
 
 def test_a_stored_leaf_is_kept_until_host_ca_or_time_says_otherwise(ca):
