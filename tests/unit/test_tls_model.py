@@ -50,7 +50,7 @@ def test_the_ca_is_a_ca_and_its_leaf_verifies_for_its_host_only(ca):
     leaf, leaf_key = T.issue(cert, key, "superset.tl.example.org", now=NOW, days=365)
     assert T.verify_problem(leaf, cert, "superset.tl.example.org", NOW) is None
     assert "subjectAltName" in T.verify_problem(leaf, cert, "dagster.tl.example.org", NOW)
-    other, _ = T.generate_ca("other", now=NOW)
+    other = T.generate_ca("other", now=NOW)[0]
     assert T.verify_problem(leaf, other, "superset.tl.example.org", NOW) is not None
     assert T.verify_problem(leaf, cert, "superset.tl.example.org", days(400)) is not None  # expired
     assert T.covered_hosts(x509.load_pem_x509_certificate(leaf.encode())) == ["superset.tl.example.org"]
@@ -83,7 +83,7 @@ def test_a_stored_leaf_is_kept_until_host_ca_or_time_says_otherwise(ca):
     other, other_key = T.generate_ca("other", now=NOW)
     assert T.plan_leaf(stored, other, other_key, "bi.example.org", now=NOW)[1] == "reissued"
     # a key that is not the certificate's
-    _, stray = T.issue(cert, key, "bi.example.org", now=NOW)
+    stray = T.issue(cert, key, "bi.example.org", now=NOW)[1]
     assert T.plan_leaf(dict(stored, **{"tls.key": stray}), cert, key, "bi.example.org", now=NOW)[2] == \
         "its key is not its certificate's"
     # nothing stored, or garbage
@@ -95,7 +95,7 @@ def test_a_sites_own_leaf_is_stored_as_given(ca):
     cert, key = ca
     leaf, leaf_key = T.issue(cert, key, "bi.example.org", now=NOW)
     own = {"cert": leaf, "key": leaf_key, "ca": cert}
-    data, action, _ = T.plan_leaf(None, "unused", "unused", "bi.example.org", supplied=own, now=NOW)
+    data, action = T.plan_leaf(None, "unused", "unused", "bi.example.org", supplied=own, now=NOW)[:2]
     assert action == "supplied" and data == {"tls.crt": leaf, "tls.key": leaf_key, "ca.crt": cert}
     assert T.plan_leaf(data, "unused", "unused", "bi.example.org", supplied=own, now=NOW)[1] == "kept"
 

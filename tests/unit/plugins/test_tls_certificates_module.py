@@ -61,22 +61,22 @@ def test_a_fresh_realm_gets_a_ca_and_a_certificate_and_a_second_run_keeps_them(t
     text = json.dumps(result) + json.dumps(module.commands)
     assert keys_in(text, written) == [] and "PRIVATE KEY" not in text
     # Again, against what was written: nothing changes, nothing is applied.
-    again, applied2, _ = run(params, live=written)
+    again, applied2, dummy = run(params, live=written)
     assert not again["changed"] and applied2 == [] and again["ca_file"] is False
     assert again["ca"]["action"] == "kept" and [c["action"] for c in again["certificates"]] == ["kept"]
 
 
 def test_check_mode_writes_nothing(tmp_path):
-    result, applied, _ = run(dict(PARAMS, ca_file=str(tmp_path / "ca.crt")), check_mode=True)
+    result, applied, dummy = run(dict(PARAMS, ca_file=str(tmp_path / "ca.crt")), check_mode=True)
     assert result["changed"] and applied == [] and not (tmp_path / "ca.crt").exists()
     assert "Secret tl-superset/magasin-tls-superset: issued" in result["diff"]["after"]
 
 
 def test_a_new_host_is_issued_anew_under_the_same_ca():
-    _, applied, _ = run(PARAMS)
+    applied = run(PARAMS)[1]
     written = objects(applied)
     params = dict(PARAMS, certificates=[dict(PARAMS["certificates"][0], host="new.tl.example.org")])
-    result, applied2, _ = run(params, live=written)
+    result, applied2, dummy = run(params, live=written)
     assert result["ca"]["action"] == "kept" and result["certificates"][0]["action"] == "reissued"
     assert [o["metadata"]["name"] for o in objects(applied2)] == ["magasin-tls-superset"]
 
