@@ -164,8 +164,17 @@ def minio_key_versions(results):
 
 
 def namespace(model, key, name=""):
-    """A realm namespace, labelled (Pod Security included); ``name`` overrides the model's."""
-    return _security.namespace(_plain(model), str(key), str(name or ""))
+    """A realm namespace, labelled (Pod Security included); ``name`` overrides the model's. With a list of keys,
+    the list of their namespaces (``name`` then a dict: key -> name)."""
+    if isinstance(key, str):
+        return _security.namespace(_plain(model), str(key), str(name or ""))
+    names = _plain(name) or {}
+    return [_security.namespace(_plain(model), str(k), str(names.get(str(k)) or "")) for k in _plain(key)]
+
+
+def namespace_keys(components):
+    """The realm namespace keys of components, in order (minio -> operator, tenant)."""
+    return [k for c in _plain(components) for k in _security.COMPONENT_NAMESPACES[str(c)]]
 
 
 def network_policies(model, keys, with_namespaces=False):
@@ -211,6 +220,7 @@ class FilterModule(object):
             "minio_removed_users": minio_removed_users,
             "minio_key_versions": minio_key_versions,
             "namespace": namespace,
+            "namespace_keys": namespace_keys,
             "network_policies": network_policies,
             "summary_table": summary_table,
             "superset_admin_warning": superset_admin_warning,

@@ -256,8 +256,17 @@ class RealmLock:
         if self.module.check_mode:
             return self.result
         renewer, start = holder.get("renewer"), holder.get("renewer_start")
-        if renewer and _lock.alive(renewer, start):
+        running = bool(renewer) and _lock.alive(renewer, start)
+        if running:
             os.kill(renewer, signal.SIGTERM)
+        # The Lease goes at once, in the version just read: the stopping renewer then finds it gone. Only when the
+        # renewer renewed it meanwhile (another version: a conflict) is it deleted once the renewer has ended.
+        rc, out, err = self.kubectl.run(["delete", "--raw", _lock.lease_path(self.namespace, self.realm), "-f", "-"],
+                                        data=json.dumps(_lock.delete_body(lease["metadata"]["resourceVersion"])),
+                                        ok_rcs=(0, 1))
+        if rc == 0 or "not found" in (err or "").lower():
+            return self.result
+        if running:
             deadline = time.monotonic() + 15
             while _lock.alive(renewer, start) and time.monotonic() < deadline:
                 time.sleep(0.05)

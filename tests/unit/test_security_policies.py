@@ -56,6 +56,17 @@ def test_namespaces_carry_their_level_and_the_shared_operator_one_no_realm():
     assert operator["metadata"]["labels"]["app.kubernetes.io/part-of"] == "magasin"
 
 
+
+def test_namespaces_of_several_keys_and_the_keys_of_components():
+    m = model()
+    assert F.namespace_keys(["minio", "drill", "superset"]) == ["operator", "tenant", "drill", "superset"]
+    assert F.namespace_keys([]) == []
+    several = F.namespace(m, ["operator", "tenant", "drill"], {"operator": "ops"})
+    assert several == [F.namespace(m, "operator", "ops"), F.namespace(m, "tenant"), F.namespace(m, "drill")]
+    assert F.namespace(m, ["tenant"]) == [F.namespace(m, "tenant")]
+    assert F.namespace(m, []) == []
+
+
 EXPECTED = {
     "magasin-operator": ["default-deny", "dns", "same-namespace", "api-server", "minio-from-operator"],
     "hd1-tenant": ["default-deny", "dns", "same-namespace", "api-server", "minio-from-operator", "minio-peers",
