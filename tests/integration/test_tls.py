@@ -1,8 +1,9 @@
 """TLS of every ingress of a converged realm, checked on the real API server with openssl (issue 15).
 
-One realm `tl1` with MinIO, its API and console hosts set (two Ingresses of the tenant chart), an IngressClass
-of the test's own; Helm 4 unless MAGASIN_HELM=3 (TLS does not depend on the Helm major). The other charts'
-ingress keys (Dagster, Daskhub, Superset, each version) are rendered with the real charts in tests/unit/test_tls_model.py.
+One realm `tl1` with every component that has an ingress, each with its host set: MinIO's API and console
+(two Ingresses of the tenant chart), Dagster's webserver, Daskhub's JupyterHub and Superset -- five Ingresses of
+four charts -- and an IngressClass of the test's own; Helm 4 unless MAGASIN_HELM=3 (TLS does not depend on the
+Helm major). Every version of those charts' ingress keys is also rendered in tests/unit/test_tls_model.py.
 
 - converged once: every Ingress of the realm has spec.tls for its host, naming a kubernetes.io/tls Secret of
   its namespace whose certificate `openssl verify -verify_hostname` accepts against the realm CA (from the CA
@@ -29,7 +30,11 @@ from realms import helm4_unless_asked, leaks, namespaces
 REALM = "tl1"
 NS = namespaces(REALM)
 INGRESS_CLASS = "tl1-ingress"
-HOSTS = {"minio_api_host": "s3.tl1.example.org", "minio_console_host": "minio.tl1.example.org"}
+HOSTS = {"minio_api_host": "s3.tl1.example.org", "minio_console_host": "minio.tl1.example.org",
+         "dagster_webserver_host": "dagster.tl1.example.org", "daskhub_host": "hub.tl1.example.org",
+         "superset_host": "superset.tl1.example.org"}
+COMPONENTS = ["minio", "dagster", "daskhub", "superset"]
+INGRESS_KEYS = ("tenant", "dagster", "daskhub", "superset")
 PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "tls_certificates.yml"
 
 
@@ -49,7 +54,7 @@ def site_ca(work: Path) -> tuple[str, str]:
 def state(cluster) -> dict:
     """The realm's Ingresses, the Secrets they name, the CA Secret and the published CA ConfigMaps."""
     out = {"ingresses": [], "secrets": {}, "configmaps": {}}
-    for key in ("tenant",):
+    for key in INGRESS_KEYS:
         ns = NS[key]
         out["ingresses"] += cluster.items("ingresses", ns)
         for secret in cluster.items("secrets", ns):
@@ -73,7 +78,7 @@ def realm(cluster, site_dir, helm_bin, kubectl_bin, tmp_path_factory) -> dict:
                      "metadata": {"name": INGRESS_CLASS}, "spec": {"controller": "example.org/tl1-none"}}
     subprocess.run([str(cluster.kubectl_bin), "apply", "-f", "-"], env=env, input=json.dumps(ingress_class),
                    capture_output=True, text=True, timeout=60, check=True)
-    extra = {"magasin_realm": REALM, "magasin_components": ["minio"], "magasin_ingress_class": INGRESS_CLASS,
+    extra = {"magasin_realm": REALM, "magasin_components": COMPONENTS, "magasin_ingress_class": INGRESS_CLASS,
              "magasin_tls_ca_file": str(work / "realm-ca.crt"), **HOSTS}
     try:
         out = {"work": work, "runs": []}
@@ -138,7 +143,7 @@ def test_every_ingress_has_a_certificate_for_its_host_from_the_realm_ca(realm: d
     assert_ingresses_verify(realm, st, ca)
     # The CA, for clients to trust: the file the run wrote and the ConfigMap beside each ingress.
     assert realm["ca_file"] == ca
-    assert st["configmaps"] == {NS["tenant"]: ca}
+    assert st["configmaps"] == {NS[key]: ca for key in INGRESS_KEYS}
 
 
 def test_a_second_run_changes_nothing_and_issues_nothing(realm: dict):
