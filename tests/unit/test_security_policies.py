@@ -56,7 +56,6 @@ def test_namespaces_carry_their_level_and_the_shared_operator_one_no_realm():
     assert operator["metadata"]["labels"]["app.kubernetes.io/part-of"] == "magasin"
 
 
-
 def test_namespaces_of_several_keys_and_the_keys_of_components():
     m = model()
     assert F.namespace_keys(["minio", "drill", "superset"]) == ["operator", "tenant", "drill", "superset"]
