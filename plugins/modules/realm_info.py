@@ -265,8 +265,14 @@ def parse_crds(items):
 
 
 def release_namespaces(namespaces, operator):
-    """The namespaces whose Helm releases are listed: the realm's and the operator release's, once each. Pure."""
-    out = list(dict.fromkeys(namespaces))
+    """The namespaces whose Helm releases are listed: the realm's and the operator release's, once each. Pure.
+
+    When the operator serving the cluster lives elsewhere (an adopted installer's namespace), the shared default
+    one (magasin-operator) is not listed: no release of the realm's goes there, and a realm's least-privilege
+    account (playbooks/access.yml) may not read it."""
+    default = _realm.OPERATOR_RELEASE["namespace"]
+    out = list(dict.fromkeys(ns for ns in namespaces
+                             if not (operator and ns == default and operator["namespace"] != default)))
     if operator and operator["namespace"] not in out:
         out.append(operator["namespace"])
     return out

@@ -199,6 +199,15 @@ def test_release_namespaces_add_the_operators_once():
     assert realm_info.release_namespaces(["a"], {"name": "operator", "namespace": "a"}) == ["a"]
 
 
+def test_release_namespaces_skip_the_default_operator_namespace_when_the_operator_is_elsewhere():
+    adopted = {"name": "operator", "namespace": "adopt-operator-h3"}
+    assert realm_info.release_namespaces(["a", "magasin-operator"], adopted) == ["a", "adopt-operator-h3"]
+    # No operator yet: the realm may install it there, so its releases are read.
+    assert realm_info.release_namespaces(["a", "magasin-operator"], None) == ["a", "magasin-operator"]
+    home = {"name": "operator", "namespace": "magasin-operator"}
+    assert realm_info.release_namespaces(["a", "magasin-operator"], home) == ["a", "magasin-operator"]
+
+
 def test_operator_of_another_realm_is_listed_in_its_namespace():
     role = dict(ROLE, metadata=dict(ROLE["metadata"], annotations={"meta.helm.sh/release-name": "operator",
                                                                    "meta.helm.sh/release-namespace": "magasin-operator"}))
