@@ -198,6 +198,9 @@ ALPHABETS = {
 }
 
 
+# The manager of the bare Namespace a first credential makes when its namespace is missing.
+NAMESPACE_FIELD_MANAGER = "magasin-platform-credentials"
+
 def generate(length, alphabet):
     chars = ALPHABETS.get(alphabet, alphabet)
     return "".join(secrets.choice(chars) for dummy in range(length))
@@ -358,11 +361,12 @@ class CredentialsManager:
                   "metadata": {"name": self.params["name"], "namespace": self.params["namespace"],
                                "labels": labels},
                   "data": encode_data(data)}
-        objects = [secret]
         if new and self.params["create_namespace"]:
-            objects.insert(0, {"apiVersion": "v1", "kind": "Namespace",
-                               "metadata": {"name": self.params["namespace"]}})
-        self.kubectl.apply(objects)
+            # Under a field manager of its own: applied under the collection's, this bare Namespace would take
+            # away the labels (Pod Security, realm) that the roles' namespace step applied under that manager.
+            self.kubectl.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.params["namespace"]}}],
+                               field_manager=NAMESPACE_FIELD_MANAGER)
+        self.kubectl.apply([secret])
 
 
 def main():

@@ -60,9 +60,23 @@ def test_adoption_takes_the_releases_values_and_never_puts_them_on_argv():
     reads = [c for c in module.commands if c[1] == "get" and c[2].startswith("secret/")]
     assert reads == [["/bin/kubectl", "get", "secret/superset-postgresql", "--namespace", "ss",
                       "--ignore-not-found", "--output", "json"]]
-    stored = [o for o in applied[0]["items"] if o["kind"] == "Secret"][0]
+    stored = [o for doc in applied for o in doc["items"] if o["kind"] == "Secret"][0]
     assert base64.b64decode(stored["data"]["password"]).decode() == "db-pass"
     assert not any("db-pass" in " ".join(c) or "pg-pass" in " ".join(c) for c in module.commands)
+
+
+def test_a_first_credential_makes_its_namespace_under_a_manager_of_its_own():
+    """A bare Namespace applied under the collection's field manager would drop the labels (Pod Security,
+    realm) the roles applied under it; the Secret stays under the collection's."""
+    applied = []
+    module = FakeModule(PARAMS, answers(applied=applied))
+    credentials.CredentialsManager(module).run()
+    applies = [c for c in module.commands if c[1] == "apply"]
+    managers = [c[c.index("--field-manager") + 1] for c in applies]
+    kinds = [[o["kind"] for o in doc["items"]] for doc in applied]
+    assert kinds == [["Namespace"], ["Secret"]]
+    assert managers == [credentials.NAMESPACE_FIELD_MANAGER, "magasin-platform"]
+    assert applied[0]["items"][0]["metadata"] == {"name": "ss"}
 
 
 def test_missing_source_secret_means_generate():
