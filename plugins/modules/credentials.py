@@ -201,6 +201,7 @@ ALPHABETS = {
 # The manager of the bare Namespace a first credential makes when its namespace is missing.
 NAMESPACE_FIELD_MANAGER = "magasin-platform-credentials"
 
+
 def generate(length, alphabet):
     chars = ALPHABETS.get(alphabet, alphabet)
     return "".join(secrets.choice(chars) for dummy in range(length))
