@@ -239,11 +239,20 @@ def boot_id():
         return None
 
 
+def stat_state(text):
+    """The state letter of /proc/<pid>/stat (field 3, after the last ')')."""
+    return text.rpartition(")")[2].split()[0]
+
+
 def process_stat(pid):
-    """(ppid, start, name) of a process of this host, or None when it does not run."""
+    """(ppid, start, name) of a process of this host, or None when it does not run: a zombie (a killed run
+    its parent has not reaped yet, as when AWX or a test has just killed it) runs no more."""
     try:
         with open("/proc/%d/stat" % int(pid)) as handle:
-            return parse_stat(handle.read())
+            text = handle.read()
+        if stat_state(text) in ("Z", "X", "x"):
+            return None
+        return parse_stat(text)
     except (OSError, ValueError, IndexError):
         return None
 

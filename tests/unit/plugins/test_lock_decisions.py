@@ -2,6 +2,9 @@
 
 import datetime
 import json
+import os
+import subprocess
+import time
 
 import pytest
 from ansible_collections.magasin.platform.plugins.module_utils import _lock as lk
@@ -113,6 +116,20 @@ def test_renewal_only_while_the_lease_names_this_holder():
 ])
 def test_parse_stat_reads_after_the_last_parenthesis(text, expected):
     assert lk.parse_stat(text) == expected
+
+
+def test_a_zombie_runs_no_more(tmp_path, monkeypatch):
+    """A killed run its parent has not reaped yet still has /proc/<pid>/stat, in state Z: not a live holder."""
+    assert lk.stat_state("7 (ansible-playboo) Z 6 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 1 1") == "Z"
+    assert lk.stat_state("9 (a (b) c) R 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 1 1") == "R"
+    zombie = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while lk.process_stat(zombie.pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lk.process_stat(zombie.pid) is None and not lk.alive(zombie.pid)
+    assert os.path.exists("/proc/%d/stat" % zombie.pid)  # not reaped yet: a zombie, not a missing process
+    zombie.wait()
+    assert lk.alive(os.getpid()) and lk.process_stat(os.getpid())[1] > 0
 
 
 def test_the_run_is_the_outermost_ansible_playbook_above_the_module():
