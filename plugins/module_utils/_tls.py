@@ -148,18 +148,26 @@ def verify_problem(cert_pem, ca_cert_pem, host, now=None):
     return None
 
 
-def ca_problem(cert_pem, key_pem, now=None):
-    """Why a CA (certificate and key PEM) cannot sign the realm's certificates, or None."""
+def _pair(cert_pem, key_pem):
+    """(certificate, None) when the PEMs load and the key is the certificate's, else (None, why not)."""
     try:
         cert = load_certificate(cert_pem)
     except ValueError as exc:
-        return "the certificate %s" % exc
+        return None, "the certificate %s" % exc
     try:
         key = load_key(key_pem)
     except ValueError as exc:
-        return "the private key %s" % exc
+        return None, "the private key %s" % exc
     if not _matches(cert, key):
-        return "the private key is not the certificate's"
+        return None, "the private key is not the certificate's"
+    return cert, None
+
+
+def ca_problem(cert_pem, key_pem, now=None):
+    """Why a CA (certificate and key PEM) cannot sign the realm's certificates, or None."""
+    cert, problem = _pair(cert_pem, key_pem)
+    if problem:
+        return problem
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
@@ -175,16 +183,9 @@ def leaf_problem(cert_pem, key_pem, host, ca_cert_pem=None, now=None):
     """Why a site's own certificate and key cannot serve ``host``, or None: the key must be the certificate's,
     and the certificate must verify for the host (against ``ca_cert_pem`` when given, else against itself
     for the SAN and validity checks only: a site's public CA is not known here)."""
-    try:
-        cert = load_certificate(cert_pem)
-    except ValueError as exc:
-        return "the certificate %s" % exc
-    try:
-        key = load_key(key_pem)
-    except ValueError as exc:
-        return "the private key %s" % exc
-    if not _matches(cert, key):
-        return "the private key is not the certificate's"
+    cert, problem = _pair(cert_pem, key_pem)
+    if problem:
+        return problem
     if ca_cert_pem:
         return verify_problem(cert_pem, ca_cert_pem, host, now)
     if host not in covered_hosts(cert) and not any(_wildcard(name, host) for name in covered_hosts(cert)):
