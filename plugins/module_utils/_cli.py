@@ -10,7 +10,10 @@ secret masked.
 
 Every client of a module counts the processes it starts in one tally per module run, and the
 module's result carries it (``processes``: {helm: n, kubectl: n}) with the module's own wall time
-(``duration``, seconds): the run report sums them without asking any tool again.
+(``duration``, seconds): the run report sums them without asking any tool again. Where the environment
+names a tally file (``MAGASIN_PROCESS_TALLY``, which playbooks/magasin.yml sets for its run), each module run
+also appends its counts there, one JSON line, so the run report counts every module call of the run, not
+only those whose results it holds.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,6 +34,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ._redact import redact_text
 
 PR_SET_PDEATHSIG = 1
+TALLY_ENV = "MAGASIN_PROCESS_TALLY"
 
 
 def _die_with_parent():
@@ -52,9 +56,26 @@ def count_processes(module):
             def exit_with_counts(**result):
                 result.setdefault("processes", dict(tally["counts"]))
                 result.setdefault("duration", round(time.monotonic() - tally["started"], 3))
+                append_tally(os.environ.get(TALLY_ENV), result["processes"])
                 exit_json(**result)
             module.exit_json = exit_with_counts
     return tally
+
+
+def append_tally(path, counts):
+    """Append one module run's process counts to the run's tally file as a JSON line; no path, no tally. One
+    write of a short line to a file opened for appending, so the modules of realms converged side by side do
+    not mix their lines. A tally that cannot be written costs the report its totals, never the module its
+    result."""
+    if not path:
+        return
+    line = (json.dumps(dict(counts or {}), sort_keys=True) + "\n").encode("utf-8")
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
 
 
 def skip_to_json(out):

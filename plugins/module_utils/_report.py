@@ -74,6 +74,21 @@ def _counts(processes):
     return dict((tool, int(processes.get(tool) or 0)) for tool in TOOLS)
 
 
+def parse_tally(text):
+    """The process counts of every module run of a converge, from its tally file (module_utils/_cli.py
+    append_tally: one JSON object per line). A line that is not a JSON object (one cut short by a killed
+    module) is skipped."""
+    counts = []
+    for line in (text or "").splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            counts.append(_counts(data))
+    return counts
+
+
 def _seconds(value):
     try:
         return round(float(value), 3)
@@ -137,20 +152,25 @@ def release_entry(row):
             "processes": _counts(row.get("processes"))}
 
 
-def run_report(settings, model, observed, summary, finished, check_mode=False, extra_processes=None):
+def run_report(settings, model, observed, summary, finished, check_mode=False, extra_processes=None, tally=None):
     """The run report (a dict that json.dumps writes), from the inventory's settings, the realm model,
     realm_info's result (``observed``), the summary rows the release tasks recorded, the time the report is
-    made (ISO 8601, UTC) and whether the run was a check run. ``extra_processes``: the process counts of
-    other module results of the run, a list of {helm, kubectl}."""
+    made (ISO 8601, UTC) and whether the run was a check run. The process totals: with ``tally`` (the text of
+    the run's tally file, one line per module run), those of every module call of the run; without one, those
+    of the results the report holds (realm_info, the releases) and ``extra_processes`` (the counts of other
+    module results, a list of {helm, kubectl})."""
     settings, model, observed = settings or {}, model or {}, observed or {}
     releases = [release_entry(row) for row in summary or [] if "warning" not in row]
     warnings = [str(row["warning"]) for row in summary or [] if "warning" in row]
-    total = _counts(observed.get("processes"))
-    counted = 1 if observed.get("processes") is not None else 0
-    for counts in [r["processes"] for r in releases] + list(extra_processes or []):
-        for tool, n in _counts(counts).items():
+    calls = parse_tally(tally)
+    if not calls:
+        calls = ([_counts(observed.get("processes"))] if observed.get("processes") is not None else []) + \
+            [r["processes"] for r in releases] + [_counts(c) for c in extra_processes or []]
+    total = _counts({})
+    for counts in calls:
+        for tool, n in counts.items():
             total[tool] += n
-    counted += len(releases) + len(extra_processes or [])
+    counted = len(calls)
     started = observed.get("started")
     duration = None
     if started:

@@ -157,7 +157,9 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.exit_json(**DrillQueryManager(module).run())
+    # The manager first: its clients wrap exit_json to add the process counts (module_utils/_cli.py).
+    manager = DrillQueryManager(module)
+    module.exit_json(**manager.run())
 
 
 if __name__ == "__main__":

@@ -255,7 +255,9 @@ def main():
     )
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"))
-    module.exit_json(**HelmReleasesManager(module).run())
+    # The manager first: its clients wrap exit_json to add the process counts (module_utils/_cli.py).
+    manager = HelmReleasesManager(module)
+    module.exit_json(**manager.run())
 
 
 if __name__ == "__main__":

@@ -71,6 +71,11 @@ def test_a_no_op_run_reports_none_for_every_release(reports: dict):
     # Each no-op release costs helm status and helm list; realm_info its own reads.
     assert all(r["processes"]["helm"] == 2 for r in noop["releases"]), noop["releases"]
     assert noop["processes"]["helm"] > 6 and noop["processes"]["kubectl"] >= 3
+    # Every module call of the run is counted (its tally), not only realm_info and the releases: the
+    # credentials and kubectl_apply calls of MinIO and Drill (root keys, users, the tenant's config Secret, the
+    # users Job, Drill's storage-plugin Secret, namespaces, NetworkPolicies) each run kubectl.
+    assert noop["processes"]["module_calls"] >= 10, noop["processes"]
+    assert noop["processes"]["kubectl"] >= 3 + 8, noop["processes"]
     assert noop["durations"]["total"] > 0 and noop["selections"]["components"] == COMPONENTS
 
 

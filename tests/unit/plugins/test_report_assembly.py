@@ -142,6 +142,38 @@ def test_clients_of_a_module_share_one_tally_that_the_result_carries():
     assert module.exited["processes"] == {"kubectl": 2} and module.exited["duration"] >= 0
 
 
+def test_each_module_run_appends_its_counts_to_the_run_tally(tmp_path, monkeypatch):
+    tally = tmp_path / "rp1.json.processes"
+    monkeypatch.setenv("MAGASIN_PROCESS_TALLY", str(tally))
+    for calls in (1, 2):
+        module = Exiting({}, [(lambda c: True, (0, "{}", ""))])
+        tool = Tool(module, Connection(module))
+        for _ in range(calls):
+            tool.run(["get", "x"])
+        module.exit_json(changed=False)
+    assert [json.loads(line) for line in tally.read_text().splitlines()] == [{"kubectl": 1}, {"kubectl": 2}]
+
+
+def test_no_tally_named_no_file_written(tmp_path, monkeypatch):
+    monkeypatch.delenv("MAGASIN_PROCESS_TALLY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    module = Exiting({}, [(lambda c: True, (0, "{}", ""))])
+    Tool(module, Connection(module)).run(["get", "x"])
+    module.exit_json(changed=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_tally_gives_the_totals_of_every_module_call():
+    # realm_info's line, two kubectl_apply calls, a helm_releases call, and a line cut short by a killed module.
+    tally = '{"helm": 4, "kubectl": 3}\n{"kubectl": 1}\n{"kubectl": 2}\n{"helm": 8}\n{"kube'
+    report = r.run_report(SETTINGS, MODEL, OBSERVED, NOOP, "2026-12-01T12:00:30.5", tally=tally)
+    validate(report)
+    assert report["processes"] == {"helm": 12, "kubectl": 6, "module_calls": 4}
+    # An empty tally (nothing counted yet) falls back to the results the report holds.
+    assert r.run_report(SETTINGS, MODEL, OBSERVED, NOOP, "2026-12-01T12:00:30.5", tally="")["processes"] == \
+        {"helm": 8, "kubectl": 3, "module_calls": 3}
+
+
 def release_params(**kw):
     params = {"name": "demo", "namespace": "capture-helm4", "state": "present", "chart": "oci://r.example/demo",
               "repo_url": None, "version": "0.1.0", "values": {"message": "hi"}, "values_files": [],
