@@ -12,6 +12,10 @@ run's remaining processes (workers, modules, helm, kubectl: ansible's workers si
 their own, so a signal to the run's group reaches none of them) and releases the Lease once none is
 left. A holder on this host whose processes are all gone is stale at once; a holder elsewhere is
 stale when its Lease expired.
+
+"The run" is the ansible-playbook process that started the task's worker, as the worker itself knows
+it (the realm_lock action plugin, on the controller): a worker orphaned by a killed run must not take
+the lock in the name of a run that has ended, nor pass itself off as the run.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -283,13 +287,66 @@ def ancestors(pid):
     return chain
 
 
-def this_run(environ=None):
-    """The holder record of the run this module belongs to."""
+def worker_run(parent_pid, ppid):
+    """The pid of the run (its ansible-playbook) as a task's worker sees it: the process that forked the worker
+    (``parent_pid``, multiprocessing's record) while it is still the worker's parent (``ppid``, os.getppid());
+    None once it has ended (the worker was re-parented to init or a subreaper). Pure."""
+    if parent_pid is None:
+        return ppid if ppid > 1 else None
+    return parent_pid if ppid == parent_pid else None
+
+
+def run_gone(me, alive):
+    """Why a module must not take or keep the lock for ``me``: the message when its run (the ansible-playbook,
+    pid and start time as the action plugin found them) has ended, None while it runs. Pure but for
+    ``alive(pid, start)``."""
+    if me.get("pid") and not alive(me["pid"], me.get("pid_start")):
+        return ("This task's run (ansible-playbook pid %s) has ended: its worker outlived it (a run killed while the "
+                "task started), so the lock is not taken in its name." % me["pid"])
+    return None
+
+
+def this_run(environ=None, run=None):
+    """The holder record of the run this module belongs to: ``run`` (pid, start, worker, worker_start) as the
+    realm_lock action plugin found it on the controller, else the outermost ansible-playbook above the module."""
     environ = os.environ if environ is None else environ
+    record = {"host": socket.gethostname(), "boot_id": boot_id(), "job": job_id(environ)}
+    if run and run.get("pid"):
+        record.update(pid=run["pid"], pid_start=run.get("start"), worker=run.get("worker"),
+                      worker_start=run.get("worker_start"))
+        return record
     pid = playbook_of(ancestors(os.getpid())) or os.getppid()
     stat = process_stat(pid)
-    return {"host": socket.gethostname(), "boot_id": boot_id(), "pid": pid, "pid_start": stat[1] if stat else None,
-            "job": job_id(environ)}
+    record.update(pid=pid, pid_start=stat[1] if stat else None)
+    return record
+
+
+def pipe_links(pid):
+    """The pipes and sockets a process holds beyond its standard streams ('pipe:[123]'): ansible's workers are
+    forks of the run and keep the run's own (its result queue) open, also once the run was killed."""
+    try:
+        names = os.listdir("/proc/%d/fd" % int(pid))
+    except OSError:
+        return frozenset()
+    links = set()
+    for name in names:
+        if name.isdigit() and int(name) > 2:
+            with contextlib.suppress(OSError):
+                link = os.readlink("/proc/%d/fd/%s" % (int(pid), name))
+                if link.startswith(("pipe:", "socket:")):
+                    links.add(link)
+    return frozenset(links)
+
+
+def forks_of(run, candidates):
+    """The workers of an ended run that tracking has not seen (forked in the moment before the run was killed,
+    then re-parented): processes with the run's argv, started after it, holding a pipe the run held. ``run`` is
+    (start, argv, links), ``candidates`` {pid: (start, argv, links)}; returns {(pid, start)}. Pure."""
+    start, argv, links = run
+    if not argv or not links:
+        return set()
+    return set((pid, begun) for pid, (begun, cmdline, held) in candidates.items()
+               if start is not None and begun >= start and cmdline == argv and links & held)
 
 
 RENEWER_NAME = "magasin-lock"
@@ -399,7 +456,12 @@ class Renewer:
         me = os.getpid()
         self.holder.update(renewer=me, renewer_start=(process_stat(me) or (None, None))[1])
         run = (self.holder["pid"], self.holder["pid_start"])
-        tracked = set([run])
+        # The worker that runs the lock task is tracked from the start: when the run is killed before the renewer
+        # has seen it as the run's child, it is already an orphan.
+        tracked = set(p for p in [run, (self.holder.get("worker"), self.holder.get("worker_start"))] if p[0])
+        self.holder.pop("worker", None)
+        self.holder.pop("worker_start", None)
+        run_argv, run_links = process_cmdline(run[0]), pipe_links(run[0])
         if not self.renew():
             return
         if ready:
@@ -407,7 +469,10 @@ class Renewer:
         last = time.monotonic()
         ended_at = None
         while not self.stopping:
-            tracked = set(p for p in track(tracked, process_table()) if p[0] != me)
+            table = process_table()
+            if run not in tracked or table.get(run[0], (None, None))[1] != run[1]:
+                tracked |= self.orphans(run, run_argv, run_links, table, tracked)
+            tracked = set(p for p in track(tracked, table) if p[0] != me)
             if run not in tracked:
                 if not tracked:
                     break
@@ -420,8 +485,23 @@ class Renewer:
                 if not self.renew():
                     return
                 last = time.monotonic()
+                if run in tracked:
+                    run_links = pipe_links(run[0]) or run_links
             time.sleep(self.poll)
         self.release()
+
+    @staticmethod
+    def orphans(run, run_argv, run_links, table, tracked):
+        """Workers of the ended run that tracking missed (see forks_of), among this host's processes."""
+        known = set(pid for pid, _start in tracked)
+        candidates = {}
+        for pid, (_ppid, start) in table.items():
+            if pid in known or run[1] is None or start < run[1]:
+                continue
+            cmdline = process_cmdline(pid)
+            if cmdline == run_argv:
+                candidates[pid] = (start, cmdline, pipe_links(pid))
+        return forks_of((run[1], run_argv, run_links), candidates)
 
     @staticmethod
     def signal_all(processes, signum):

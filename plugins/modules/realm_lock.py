@@ -27,6 +27,9 @@ description:
     signal to the run's group reaches none of them), first with SIGTERM, then SIGKILL, keeps the lock while any
     runs, and then releases it. So no helm or kubectl of a cancelled run works on behind a released lock.
   - O(state=absent) stops this run's renewer and deletes the Lease; a lock held by another run is left alone.
+  - The run is the C(ansible-playbook) process that started the task's worker, as the action plugin of the same
+    name finds it on the controller (O(run)). A task whose run has already ended (a worker that outlived a killed
+    run, in a session of its own) neither takes nor renews the lock; it fails, holding nothing.
   - Reaches the cluster through the connection options every module of the collection shares; needs C(get),
     C(create), C(update), C(patch) and C(delete) on C(leases) in O(namespace).
 author:
@@ -70,6 +73,26 @@ options:
         processes it left (a killed run, usually a second or less); a live run is refused at once.
     type: int
     default: 20
+  run:
+    description:
+      - The run's processes on the controller, set by the action plugin C(magasin.platform.realm_lock) when the
+        task runs on the C(local) connection; not for playbooks. Without it the run is the outermost
+        C(ansible-playbook) above the module.
+    type: dict
+    suboptions:
+      pid:
+        description: Pid of the run's C(ansible-playbook).
+        type: int
+        required: true
+      start:
+        description: Its start time in clock ticks after boot (C(/proc/<pid>/stat)), which tells a reused pid apart.
+        type: int
+      worker:
+        description: Pid of the worker that runs the task.
+        type: int
+      worker_start:
+        description: The worker's start time in clock ticks after boot.
+        type: int
 """
 
 EXAMPLES = r"""
@@ -136,7 +159,7 @@ class RealmLock:
         self.namespace = self.params["namespace"]
         self.connection = Connection(module)
         self.kubectl = KubectlClient(module, self.connection)
-        self.me = _lock.this_run()
+        self.me = _lock.this_run(run=self.params["run"])
         self.result = {"changed": False, "held": False, "action": "none",
                        "lease": {"namespace": self.namespace, "name": _lock.lease_name(self.realm)}}
 
@@ -173,6 +196,7 @@ class RealmLock:
             if state == "mine" and holder.get("renewer") and _lock.alive(holder["renewer"], holder.get("renewer_start")):
                 self.result.update(held=True, action="renewed", holder=public(holder))
                 return self.result
+            self.fail_if_run_gone()
             if self.module.check_mode:
                 self.result.update(changed=True, held=True, action="would-acquire", holder=public(self.me))
                 return self.result
@@ -181,6 +205,8 @@ class RealmLock:
             if written is None:
                 continue
             self.start_renewer(written)
+            # Ended meanwhile: its renewer, tracking this task's worker, stops it and releases the Lease.
+            self.fail_if_run_gone()
             self.result.update(changed=True, held=True, action="took-over" if holder else "acquired",
                                holder=public(_lock.lease_holder(written)))
             if holder and state != "mine":
@@ -188,6 +214,11 @@ class RealmLock:
             return self.result
         self.module.fail_json(msg="The Lease %s/%s kept changing while this run tried to take it"
                               % (self.namespace, _lock.lease_name(self.realm)), **self.result)
+
+    def fail_if_run_gone(self):
+        gone = _lock.run_gone(self.me, _lock.alive)
+        if gone:
+            self.module.fail_json(msg=gone, **self.result)
 
     def start_renewer(self, lease):
         environ = dict(os.environ, **self.kubectl.environ)
@@ -289,6 +320,8 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             duration=dict(type="int", default=_lock.DEFAULT_DURATION),
             wait_ending=dict(type="int", default=20),
+            run=dict(type="dict", options=dict(pid=dict(type="int", required=True), start=dict(type="int"),
+                                               worker=dict(type="int"), worker_start=dict(type="int"))),
         ),
         supports_check_mode=True,
     )

@@ -151,3 +151,57 @@ def test_tracking_keeps_orphans_and_their_new_children():
     table = {20: (1, 200), 30: (20, 300), 50: (30, 500), 40: (1, 4444), 99: (1, 990)}
     assert lk.track(tracked, table) == {(20, 200), (30, 300), (50, 500)}
     assert lk.track({(10, 100)}, {}) == set()
+
+
+def test_the_run_is_the_worker_s_parent_while_it_is_its_parent():
+    assert lk.worker_run(10, 10) == 10
+    # The run was killed: its worker was re-parented to init or to a subreaper.
+    assert lk.worker_run(10, 1) is None and lk.worker_run(10, 77) is None
+    # Not a multiprocessing child: the parent, unless it is init already.
+    assert lk.worker_run(None, 5) == 5 and lk.worker_run(None, 1) is None
+
+
+def test_a_module_whose_run_ended_takes_no_lock():
+    me = dict(ME, worker=501, worker_start=9001)
+    assert lk.run_gone(me, lambda pid, start: (pid, start) == (500, 9000)) is None
+    gone = lk.run_gone(me, lambda pid, start: (pid, start) == (501, 9001))
+    assert "ansible-playbook pid 500" in gone and "not taken" in gone
+    # The pid runs again, but another process got it.
+    assert lk.run_gone(me, lambda pid, start: (pid, start) == (500, 1))
+
+
+def test_this_run_is_the_run_the_action_plugin_named():
+    me = lk.this_run({"JOB_ID": "42"}, run={"pid": 500, "start": 9000, "worker": 501, "worker_start": 9001})
+    assert (me["pid"], me["pid_start"], me["worker"], me["worker_start"], me["job"]) == (500, 9000, 501, 9001, "42")
+    record = json.loads(lk.lease_object("lk1", "default", me, NOW, 30)["metadata"]["annotations"][lk.HOLDER_ANNOTATION])
+    assert "worker" not in record and record["pid"] == 500
+
+
+def test_orphaned_workers_are_forks_holding_the_run_s_pipes():
+    argv = ["/venv/bin/python", "/venv/bin/ansible-playbook", "magasin.yml"]
+    run = (1000, argv, frozenset({"pipe:[11]", "socket:[12]"}))
+    candidates = {
+        20: (1010, argv, frozenset({"pipe:[11]", "pipe:[30]"})),  # a worker forked just before the kill
+        21: (1020, argv, frozenset({"pipe:[40]"})),  # the rerun, with the same command line: pipes of its own
+        22: (1030, ["/usr/bin/helm", "upgrade"], frozenset({"pipe:[11]"})),  # another program
+        23: (900, argv, frozenset({"pipe:[11]"})),  # older than the run: not its fork
+    }
+    assert lk.forks_of(run, candidates) == {(20, 1010)}
+    assert lk.forks_of((1000, [], run[2]), candidates) == set()
+    assert lk.forks_of((1000, argv, frozenset()), candidates) == set()
+
+
+def test_a_fork_holds_its_parent_s_pipes():
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        os.close(write_end)
+        os.read(read_end, 1)
+        os._exit(0)
+    try:
+        shared = lk.pipe_links(child) & lk.pipe_links(os.getpid())
+        assert "pipe:[%d]" % os.fstat(read_end).st_ino in shared
+    finally:
+        os.close(write_end)
+        os.waitpid(child, 0)
+        os.close(read_end)
