@@ -136,6 +136,11 @@ def minio_user(consumer):
     return _realm.minio_user(str(consumer))
 
 
+def minio_user_data(consumer, keys_results=None, own_result=None):
+    """The base64 keys of one consumer's MinIO user, from the minio role's results of this run or its own."""
+    return _realm.minio_user_data(str(consumer), _plain(keys_results or []), _plain(own_result or {}))
+
+
 def minio_setup_job(model, script, image, settings=None, key_versions=None):
     """The Job applying the realm's MinIO content (the minio role's settings), named after its input."""
     return setup_job(_plain(model), _plain(settings or {}), str(script), str(image), _plain(key_versions or {}))
@@ -215,6 +220,7 @@ class FilterModule(object):
             "drill_storage_plugin": drill_storage_plugin,
             "s3_consumers": s3_consumers,
             "minio_user": minio_user,
+            "minio_user_data": minio_user_data,
             "minio_setup_job": minio_setup_job,
             "minio_key_users": minio_key_users,
             "minio_removed_users": minio_removed_users,

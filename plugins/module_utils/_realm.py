@@ -297,6 +297,18 @@ def minio_user(consumer):
             "secret": _values.minio_user_secret(consumer)}
 
 
+def minio_user_data(consumer, keys_results=None, own_result=None):
+    """The Secret data (base64 keys) of one consumer's MinIO user: from the results of the minio role's loop
+    over the realm's MinIO users (``keys_results``, its registered ``results``) when that loop made this
+    user's Secret in this run, else from the consumer's own credentials result; {} when neither holds it. So
+    a run that converges MinIO reads each consumer's keys once, not twice."""
+    secret = minio_user(consumer)["secret"]
+    for result in keys_results or []:
+        if isinstance(result, dict) and (result.get("item") or {}).get("secret") == secret and result.get("data"):
+            return dict(result["data"])
+    return dict((own_result or {}).get("data") or {})
+
+
 def summary_table(summary, model):
     """The table printed at the end of a run, from what the releases returned, and the
     warnings the roles recorded. A row names its component in ``component``, or, as

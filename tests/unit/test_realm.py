@@ -200,3 +200,16 @@ def test_daskhub_skips_its_crds_when_they_exist_already():
     absent = F.component_plan(model(observed={"crds": crds[:1]}), "daskhub", {})["releases"][0]
     assert present["skip_crds"] is True and absent["skip_crds"] is False
     assert F.component_plan(model(observed={"crds": crds}), "drill", {})["releases"][0]["skip_crds"] is False
+
+
+def test_a_consumer_reads_its_minio_keys_from_the_minio_roles_results_of_the_run():
+    drill = {"CONSOLE_ACCESS_KEY": "ZHJpbGw=", "CONSOLE_SECRET_KEY": "c2VjcmV0"}
+    results = [{"item": {"name": "magasin", "secret": "magasin-minio-user-magasin"}, "data": {"CONSOLE_ACCESS_KEY": "x"}},
+               {"item": {"name": "drill", "secret": R.minio_user("drill")["secret"]}, "data": drill},
+               {"item": {"name": "dagster", "secret": R.minio_user("dagster")["secret"]}, "skipped": True}]
+    own = {"data": {"CONSOLE_ACCESS_KEY": "b3du", "CONSOLE_SECRET_KEY": "b3du"}}
+    assert R.minio_user_data("drill", results, own) == drill
+    # Skipped there (minio_state absent, say), or not made by that loop: the consumer's own result.
+    assert R.minio_user_data("dagster", results, own) == own["data"]
+    assert R.minio_user_data("daskhub", results, {}) == {}
+    assert R.minio_user_data("drill", None, None) == {}
