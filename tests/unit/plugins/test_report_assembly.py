@@ -148,8 +148,8 @@ def test_each_module_run_appends_its_counts_to_the_run_tally(tmp_path, monkeypat
     for calls in (1, 2):
         module = Exiting({}, [(lambda c: True, (0, "{}", ""))])
         tool = Tool(module, Connection(module))
-        for _ in range(calls):
-            tool.run(["get", "x"])
+        for name in ["x", "y"][:calls]:
+            tool.run(["get", name])
         module.exit_json(changed=False)
     assert [json.loads(line) for line in tally.read_text().splitlines()] == [{"kubectl": 1}, {"kubectl": 2}]
 
