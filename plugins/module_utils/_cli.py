@@ -71,11 +71,25 @@ def append_tally(path, counts):
         return
     line = (json.dumps(dict(counts or {}), sort_keys=True) + "\n").encode("utf-8")
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(os.path.expanduser(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
         finally:
             os.close(fd)
+
+
+def start_tally(path):
+    """Make the run's tally file empty (and its directory, if missing): the run's counts start here. True when
+    it could be written."""
+    try:
+        directory = os.path.dirname(path)
+        if directory and not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+    except OSError:
+        return False
+    return True
 
 
 def skip_to_json(out):

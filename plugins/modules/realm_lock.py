@@ -73,6 +73,12 @@ options:
         processes it left (a killed run, usually a second or less); a live run is refused at once.
     type: int
     default: 20
+  tally:
+    description:
+      - A file the run's module calls append their helm and kubectl process counts to (the run report's totals).
+        Emptied, its directory made if missing, once this run holds the lock (in check mode, once it would), so
+        that the counts are this run's only and a run refused by the lock leaves the holder's alone.
+    type: path
   run:
     description:
       - The run's processes on the controller, set by the action plugin C(magasin.platform.realm_lock) when the
@@ -112,6 +118,10 @@ held:
   description: Whether this run holds the lock after the task (in check mode, whether it would).
   returned: always
   type: bool
+tally_started:
+  description: Whether the file O(tally) names was emptied for this run.
+  returned: when O(tally) is set and O(state=present)
+  type: bool
 action:
   description: V(acquired), V(took-over), V(renewed), V(released), V(none), or in check mode V(would-acquire).
   returned: always
@@ -140,7 +150,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.magasin.platform.plugins.module_utils import _lock
-from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
+from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError, start_tally
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
 from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient
 
@@ -320,6 +330,7 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             duration=dict(type="int", default=_lock.DEFAULT_DURATION),
             wait_ending=dict(type="int", default=20),
+            tally=dict(type="path"),
             run=dict(type="dict", options=dict(pid=dict(type="int", required=True), start=dict(type="int"),
                                                worker=dict(type="int"), worker_start=dict(type="int"))),
         ),
@@ -330,7 +341,12 @@ def main():
                          % module.params["duration"])
     lock = RealmLock(module)
     try:
-        module.exit_json(**(lock.acquire() if module.params["state"] == "present" else lock.release()))
+        if module.params["state"] == "absent":
+            module.exit_json(**lock.release())
+        result = lock.acquire()
+        if module.params["tally"]:
+            result["tally_started"] = bool(result["held"]) and start_tally(module.params["tally"])
+        module.exit_json(**result)
     except CliError as exc:
         lock.kubectl.fail_from(exc, **lock.result)
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from ansible_collections.magasin.platform.plugins.filter.report import FilterModule
 from ansible_collections.magasin.platform.plugins.module_utils import _report as r
-from ansible_collections.magasin.platform.plugins.module_utils._cli import CliClient, count_processes
+from ansible_collections.magasin.platform.plugins.module_utils._cli import CliClient, count_processes, start_tally
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection
 from ansible_collections.magasin.platform.plugins.module_utils._release import HelmReleaseManager
 from fake_module import FakeModule
@@ -152,6 +152,16 @@ def test_each_module_run_appends_its_counts_to_the_run_tally(tmp_path, monkeypat
             tool.run(["get", name])
         module.exit_json(changed=False)
     assert [json.loads(line) for line in tally.read_text().splitlines()] == [{"kubectl": 1}, {"kubectl": 2}]
+
+
+def test_the_lock_task_starts_the_tally_empty_in_a_directory_it_makes(tmp_path):
+    tally = tmp_path / "reports" / "rp1.json.processes"
+    assert start_tally(str(tally)) is True and tally.read_text() == ""
+    tally.write_text('{"kubectl": 9}\n')
+    assert start_tally(str(tally)) is True and tally.read_text() == ""
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert start_tally(str(blocked / "rp1.json.processes")) is False
 
 
 def test_no_tally_named_no_file_written(tmp_path, monkeypatch):
