@@ -393,7 +393,7 @@ def table(result: dict) -> str:
     lines.append("")
     for what, data in result["ours"].items():
         lines.append(f"{what:6s} tasks={data['tasks']} processes (every one)={data['processes']} "
-                     f"(run report: realm_info and releases)={data['report_processes']}")
+                     f"(run report: every module call after the lock)={data['report_processes']}")
     lines += [f"note: {note}" for note in result["notes"]]
     return "\n".join(lines)
 
