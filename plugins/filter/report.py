@@ -21,9 +21,9 @@ def _plain(data):
     return data
 
 
-def run_report(summary, settings, model, observed, finished, check_mode=False, extra_processes=None, tally=None):
+def run_report(summary, settings, model, observed, finished, check_mode=False, tally=None):
     return _report.run_report(_plain(settings), _plain(model), _plain(observed), _plain(summary), str(finished),
-                              bool(check_mode), _plain(extra_processes or []), str(tally or ""))
+                              bool(check_mode), str(tally or ""))
 
 
 class FilterModule(object):

@@ -152,20 +152,19 @@ def release_entry(row):
             "processes": _counts(row.get("processes"))}
 
 
-def run_report(settings, model, observed, summary, finished, check_mode=False, extra_processes=None, tally=None):
+def run_report(settings, model, observed, summary, finished, check_mode=False, tally=None):
     """The run report (a dict that json.dumps writes), from the inventory's settings, the realm model,
     realm_info's result (``observed``), the summary rows the release tasks recorded, the time the report is
     made (ISO 8601, UTC) and whether the run was a check run. The process totals: with ``tally`` (the text of
-    the run's tally file, one line per module run), those of every module call of the run; without one, those
-    of the results the report holds (realm_info, the releases) and ``extra_processes`` (the counts of other
-    module results, a list of {helm, kubectl})."""
+    the run's tally file, one line per module run), those of every module call of the run; without one (a
+    tally that could not be written), those of the results the report holds: realm_info and the releases."""
     settings, model, observed = settings or {}, model or {}, observed or {}
     releases = [release_entry(row) for row in summary or [] if "warning" not in row]
     warnings = [str(row["warning"]) for row in summary or [] if "warning" in row]
     calls = parse_tally(tally)
     if not calls:
         calls = ([_counts(observed.get("processes"))] if observed.get("processes") is not None else []) + \
-            [r["processes"] for r in releases] + [_counts(c) for c in extra_processes or []]
+            [r["processes"] for r in releases]
     total = _counts({})
     for counts in calls:
         for tool, n in counts.items():

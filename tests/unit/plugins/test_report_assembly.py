@@ -91,7 +91,7 @@ def test_changed_run_counts_actions_and_keeps_warnings():
                  objects={"added": [], "changed": ["Deployment/rp1-drill/drill"], "removed": ["ConfigMap/old"]}),
             dict(NOOP[1], action="install"), {"warning": "Superset was adopted"}]
     report = r.run_report(SETTINGS, MODEL, OBSERVED, rows, "2026-12-01T12:00:01", check_mode=True,
-                          extra_processes=[{"kubectl": 5}])
+                          tally='{"helm": 4, "kubectl": 3}\n{"helm": 2}\n{"helm": 2, "kubectl": 0}\n{"kubectl": 5}\n')
     validate(report)
     assert report["changed"] is True and report["check_mode"] is True
     assert report["actions"] == {"install": 1, "upgrade": 1, "uninstall": 0, "none": 0}
