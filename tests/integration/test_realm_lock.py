@@ -100,10 +100,13 @@ POINTS = [
 
 
 def stat(pid: int) -> tuple[int, int] | None:
-    """(ppid, start time) of a process, None when it is gone."""
+    """(ppid, start time) of a process, None when it is gone or a zombie: a killed process its parent has not
+    reaped yet (a module the killed run's renewer stopped, before its worker ends) runs nothing any more."""
     try:
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rpartition(")")[2].split()
+        if fields[0] in ("Z", "X", "x"):
+            return None
         return int(fields[1]), int(fields[19])
     except (OSError, ValueError, IndexError):
         return None
@@ -151,8 +154,10 @@ def tools_on(namespaces_: tuple[str, ...]) -> dict[tuple[int, int], list[str]]:
 
 
 def still_running(procs: set[tuple[int, int]]) -> list[str]:
-    return [f"{pid} {' '.join(argv_of(pid))[:200]}" for pid, start in sorted(procs)
-            if (st := stat(pid)) and st[1] == start]
+    """The processes that still run (an empty command line is a process the kernel is ending: it has no memory
+    left to run in)."""
+    return [f"{pid} {' '.join(argv)[:200]}" for pid, start in sorted(procs)
+            if (st := stat(pid)) and st[1] == start and (argv := argv_of(pid))]
 
 
 # --- runs ---------------------------------------------------------------------------------
