@@ -59,8 +59,14 @@ ansible-lint:
 sanity: ## ansible-test sanity on a copy laid out as ansible_collections/magasin/platform
 	$(BIN)/python tools/sanity.py run
 
-pytest: ## unit tests, then integration tests on the test cluster (one summary line)
-	$(BIN)/pytest --durations=40 tests/unit tests/integration
+# Two pytest-xdist workers, each with a test cluster of its own and whole test files (--dist loadgroup, groups
+# set in tests/integration/conftest.py); then, alone, the tests that stop and restart the cluster.
+# PYTEST_WORKERS=0 runs everything in one process, as before.
+PYTEST_WORKERS ?= 2
+pytest: ## unit and integration tests, on two workers with a test cluster each; then the cluster lifecycle tests
+	$(BIN)/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup) --durations=40 \
+	  -m "not cluster_lifecycle" tests/unit tests/integration
+	$(BIN)/pytest --durations=5 -m cluster_lifecycle tests/integration
 
 unit:
 	$(BIN)/pytest tests/unit
@@ -80,8 +86,8 @@ ee: build ## execution environment build context in context/ (ansible-builder cr
 cluster-up: ## start the local test cluster (builds it the first time)
 	$(PYTHON) tests/cluster/harness.py up
 
-cluster-down: ## stop the local test cluster and remove its state
-	$(PYTHON) tests/cluster/harness.py down
+cluster-down: ## stop the local test cluster (and the pytest workers' clusters) and remove their state
+	$(PYTHON) tests/cluster/harness.py down --all
 
 cluster-status: ## what the local test cluster runs
 	$(PYTHON) tests/cluster/harness.py status

@@ -34,9 +34,21 @@ from pathlib import Path
 
 MODULE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = MODULE_DIR.parents[1]
+
+
+def worker_index() -> int:
+    """The pytest-xdist worker this process serves (gw0, gw1, ...: PYTEST_XDIST_WORKER, inherited by every
+    process a test starts), 0 outside xdist. Each worker has a cluster of its own: worker 0 the checkout's
+    .cluster, worker N .cluster-gwN on ports shifted by 20 N, so that tests running side by side share no
+    cluster-wide object (the MinIO operator, CRDs, cluster roles)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
+WORKER = worker_index()
 # Resolved: a worktree whose .cluster links to another checkout's shares that cluster (same argv,
 # same fingerprint) instead of replacing it.
-STATE_DIR = (REPO_ROOT / ".cluster").resolve()
+STATE_DIR = (REPO_ROOT / (".cluster" if WORKER == 0 else f".cluster-gw{WORKER}")).resolve()
 KUBECONFIG = STATE_DIR / "kubeconfig"
 STATE_FILE = STATE_DIR / "state.json"
 
@@ -49,7 +61,7 @@ GOTOOLCHAIN = os.environ.get("MAGASIN_GOTOOLCHAIN", "local")
 GOFLAGS = "-mod=readonly -trimpath -buildvcs=false"
 
 # Fixed loopback ports, shifted together by MAGASIN_CLUSTER_PORT_BASE.
-PORT_BASE = int(os.environ.get("MAGASIN_CLUSTER_PORT_BASE", "16440"))
+PORT_BASE = int(os.environ.get("MAGASIN_CLUSTER_PORT_BASE", "16440")) + 20 * WORKER
 PORTS = {
     "etcd": PORT_BASE,
     "etcd-peer": PORT_BASE + 1,
@@ -749,11 +761,16 @@ def down() -> None:
     shutil.rmtree(STATE_DIR, ignore_errors=True)
 
 
-def cmd_down(_args: argparse.Namespace) -> int:
+def cmd_down(args: argparse.Namespace) -> int:
     with state_lock():
         was = STATE_DIR.exists() or harness_processes()
         down()
     log("cluster stopped and state removed" if was else "no cluster to stop")
+    if getattr(args, "all", False):
+        # The clusters of the pytest-xdist workers of this checkout, each stopped by the harness as that worker.
+        for worker in sorted(REPO_ROOT.glob(".cluster-gw*")):
+            env = dict(os.environ, PYTEST_XDIST_WORKER=worker.name.removeprefix(".cluster-"))
+            subprocess.run([sys.executable, str(Path(__file__).resolve()), "down"], env=env, check=False)
     return 0
 
 
@@ -799,7 +816,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--force", action="store_true", help="rebuild even when cached")
     b.set_defaults(func=cmd_build)
     sub.add_parser("up", help="start the cluster, or reuse a healthy one").set_defaults(func=cmd_up)
-    sub.add_parser("down", help="stop every process and remove .cluster/").set_defaults(func=cmd_down)
+    d = sub.add_parser("down", help="stop every process and remove .cluster/")
+    d.add_argument("--all", action="store_true", help="also the test clusters of pytest-xdist workers (.cluster-gw*/)")
+    d.set_defaults(func=cmd_down)
     sub.add_parser("status", help="say what runs").set_defaults(func=cmd_status)
     args = parser.parse_args(argv)
     try:

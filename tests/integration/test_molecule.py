@@ -53,7 +53,7 @@ def test_molecule_scenario(scenario: str, kubeconfig: Path, helm_bin: Path, char
     major = helm_bin.name.removeprefix("helm")
     helm4_unless_asked(helm_bin, "molecule takes 6 to 10 minutes per major")
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-               MAGASIN_HELM=major, MAGASIN_CHARTS_DIR=str(charts_dir), NO_COLOR="1", ANSIBLE_NOCOLOR="1",
+               MAGASIN_HELM=major, MAGASIN_CHARTS_DIR=str(charts_dir), MAGASIN_TEST_KUBECONFIG=str(kubeconfig), NO_COLOR="1", ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0")
     started = time.monotonic()
     proc = subprocess.run([str(VENV_BIN / "molecule"), "test", "-s", scenario], cwd=REPO_ROOT, env=env,

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
-from realms import REPO_ROOT, VENV_BIN, helm4_unless_asked, namespaces
+from realms import KUBECONFIG, REPO_ROOT, VENV_BIN, helm4_unless_asked, namespaces
 
 REALM = "lk1"
 COMPONENTS = ["minio", "daskhub"]
@@ -168,7 +168,7 @@ class Run:
     output is read by a thread, line by line, with the time each line came."""
 
     def __init__(self, helm_bin, sizing: dict, report: str):
-        extra = {"magasin_kubeconfig": str(REPO_ROOT / ".cluster" / "kubeconfig"), "magasin_helm_binary": str(helm_bin),
+        extra = {"magasin_kubeconfig": str(KUBECONFIG), "magasin_helm_binary": str(helm_bin),
                  "magasin_charts_dir": str((REPO_ROOT.parent / "shared" / "charts" / "magasin").resolve()),
                  "magasin_realm": REALM, "magasin_components": COMPONENTS, "magasin_sizing": sizing,
                  "magasin_report_path": report}
@@ -248,7 +248,7 @@ class Run:
 
 
 def kubectl_json(*args: str) -> dict:
-    env = dict(os.environ, KUBECONFIG=str(REPO_ROOT / ".cluster" / "kubeconfig"))
+    env = dict(os.environ, KUBECONFIG=str(KUBECONFIG))
     out = subprocess.run([str(VENV_BIN / "kubectl"), *args, "-o", "json"], env=env, capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out or "{}")
@@ -278,7 +278,7 @@ PENDING = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalli
 
 def release_records(namespace: str | None = None, selector: str = "owner=helm") -> dict[str, tuple[int, str]]:
     """{namespace/name: (latest revision, its status)} from Helm's release records (their labels only)."""
-    env = dict(os.environ, KUBECONFIG=str(REPO_ROOT / ".cluster" / "kubeconfig"))
+    env = dict(os.environ, KUBECONFIG=str(KUBECONFIG))
     where = ["-n", namespace] if namespace else ["--all-namespaces"]
     out = subprocess.run([str(VENV_BIN / "kubectl"), "get", "secrets", *where, "-l", selector, "-o",
                           "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.labels.name} "
@@ -305,7 +305,7 @@ class PendingWatch:
     first install left pending writes no newer revision: it uninstalls revision 1, then installs it again."""
 
     def __init__(self, namespace: str):
-        env = dict(os.environ, KUBECONFIG=str(REPO_ROOT / ".cluster" / "kubeconfig"))
+        env = dict(os.environ, KUBECONFIG=str(KUBECONFIG))
         self.latest = {k.partition("/")[2]: v for k, v in release_records(namespace).items()}
         self.seen = threading.Event()
         self.proc = subprocess.Popen(

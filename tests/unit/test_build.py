@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
-FORBIDDEN = (".venv/", ".cluster/", ".collections/", ".git/", ".ansible/", "__pycache__/", "tests/output/",
+FORBIDDEN = (".venv/", ".cluster/", ".cluster-gw", ".collections/", ".git/", ".ansible/", "__pycache__/", "tests/output/",
              ".pytest_cache/", ".ruff_cache/", "tests/cluster/", "tests/hosts/")
 
 
