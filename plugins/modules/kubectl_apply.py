@@ -166,12 +166,17 @@ pruned:
 """
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.magasin.platform.plugins.module_utils._cli import CliError
 from ansible_collections.magasin.platform.plugins.module_utils._connection import Connection, connection_args
 from ansible_collections.magasin.platform.plugins.module_utils._kubectl import KubectlClient, object_ref, split_manifest
 from ansible_collections.magasin.platform.plugins.module_utils._redact import mask_manifest
+
+# Namespaces pruned side by side (one kubectl delete each: a least-privilege account may list only its own
+# namespaces, so there is no one call over all of them).
+MAX_THREADS = 4
 
 try:
     import yaml
@@ -262,14 +267,17 @@ class KubectlApplyManager:
                       or [n for n in [self.params["namespace"]] if n])
         if not namespaces:
             self.module.fail_json(msg="prune: the definitions name no namespace; set namespace or prune.namespaces")
-        pruned = []
-        for namespace in namespaces:
-            if namespace in new_namespaces:
-                continue  # check mode: a namespace that would be created holds nothing to prune
+
+        def prune_in(namespace):
             keep = kept_names(objects, namespace, self.params["namespace"])
             rc, out, err = self.kubectl.run(prune_args(prune["kinds"], prune["selector"], keep, namespace,
                                                        self.module.check_mode, self.params["wait_timeout"]))
-            pruned += ["%s/%s" % (namespace, name) for name in deleted_names(out)]
+            return ["%s/%s" % (namespace, name) for name in deleted_names(out)]
+
+        # Check mode: a namespace that would be created holds nothing to prune.
+        todo = [namespace for namespace in namespaces if namespace not in new_namespaces]
+        with ThreadPoolExecutor(max_workers=MAX_THREADS) as pool:
+            pruned = [ref for refs in pool.map(prune_in, todo) for ref in refs]
         self.result["pruned"] = pruned
         if pruned:
             self.result["changed"] = True

@@ -91,7 +91,7 @@ POINTS = [
     Point("MinIO tenant release", KILL, helm_ns=NS["tenant"], delay=0.0),
     Point("network policies", TERM, action="kubectl_apply", where="network"),
     Point("configuration", KILL, action="kubectl_apply", where="configure"),
-    Point("report", TERM, action="copy", where="report"),
+    Point("report", TERM, action="report_file", where="report"),
     Point("queued consumer releases", KILL, helm_ns=NS["daskhub"], delay=0.0),
 ]
 

@@ -1,6 +1,7 @@
 """kubectl_apply's prune: argv, kept names, and the manager with a fake run_command."""
 
 import json
+import threading
 
 from ansible_collections.magasin.platform.plugins.modules import kubectl_apply
 from fake_module import FakeModule
@@ -61,3 +62,29 @@ def test_prune_costs_one_kubectl_process():
     module, result = run(check_mode=False)
     assert [c[1] for c in module.commands] == ["diff", "delete"]
     assert "--dry-run=server" not in module.commands[1]
+
+
+def test_prune_over_namespaces_one_delete_each_side_by_side_results_in_their_order():
+    params = dict(PARAMS, definitions=[dict(CM, metadata={"name": "keep", "namespace": "b"})],
+                  prune={"selector": "app=x", "kinds": ["ConfigMap"], "namespaces": ["a", "b", "c", "d", "e"]})
+    started, release = [], threading.Event()
+
+    def delete(cmd, _data):
+        namespace = cmd[cmd.index("--namespace") + 1]
+        started.append(namespace)
+        if len(started) >= 2:
+            release.set()
+        # A second delete starts while the first one still runs: the namespaces go side by side.
+        assert release.wait(5), "the deletes ran one after the other"
+        return 0, "" if namespace == "b" else "configmap/old-%s\n" % namespace, ""
+
+    answers = [(lambda c: c[1] == "diff", (0, "", "")), (lambda c: c[1] == "delete", delete)]
+    module = FakeModule(params, answers, check_mode=False, diff=True)
+    result = kubectl_apply.KubectlApplyManager(module).run()
+    deletes = [c for c in module.commands if c[1] == "delete"]
+    assert sorted(c[c.index("--namespace") + 1] for c in deletes) == ["a", "b", "c", "d", "e"]
+    in_b = next(c for c in deletes if c[c.index("--namespace") + 1] == "b")
+    assert in_b[in_b.index("--field-selector") + 1] == "metadata.name!=keep"
+    assert all("--field-selector" not in c for c in deletes if c is not in_b)
+    assert result["pruned"] == ["a/configmap/old-a", "c/configmap/old-c", "d/configmap/old-d", "e/configmap/old-e"]
+    assert result["changed"] is True
