@@ -61,13 +61,13 @@ sanity: ## ansible-test sanity on a copy laid out as ansible_collections/magasin
 
 # Two pytest-xdist workers, each with a test cluster of its own and whole test files (--dist loadfile); the
 # longest files first (tests/integration/conftest.py), in that order, not by test count; then, alone, the
-# tests that stop and restart the cluster.
+# tests that stop and restart the cluster and those marked `alone` (the smoke tests).
 # PYTEST_WORKERS=0 runs everything in one process, as before.
 PYTEST_WORKERS ?= 2
-pytest: ## unit and integration tests, on two workers with a test cluster each; then the cluster lifecycle tests
+pytest: ## unit and integration tests, on two workers with a test cluster each; then the lifecycle and smoke tests
 	$(BIN)/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder) --durations=40 \
-	  -m "not cluster_lifecycle" tests/unit tests/integration
-	$(BIN)/pytest --durations=5 -m cluster_lifecycle tests/integration
+	  -m "not cluster_lifecycle and not alone" tests/unit tests/integration
+	$(BIN)/pytest --durations=10 -m "cluster_lifecycle or alone" tests/integration
 
 unit:
 	$(BIN)/pytest tests/unit

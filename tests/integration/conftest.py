@@ -36,6 +36,10 @@ HELM_MAJORS = ("3", "4")
 # Tests with this marker stop and restart the cluster; they run after every
 # other test of the session so that nothing else loses its objects.
 LIFECYCLE_MARKER = "cluster_lifecycle"
+# Tests that `make pytest` runs after the two workers, with the lifecycle tests: the smoke tests, whose kubectl
+# port-forwards to a real MinIO were seen to drop mid-test while the other worker loaded the machine (CI run
+# of 2026-12-02, two of three smoke tests; they pass alone).
+ALONE_MARKER = "alone"
 
 
 def run_harness(command: str) -> subprocess.CompletedProcess:
@@ -74,6 +78,7 @@ def _tool(name: str) -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{LIFECYCLE_MARKER}: stops and restarts the test cluster; runs after every other test")
+    config.addinivalue_line("markers", f"{ALONE_MARKER}: `make pytest` runs it after the two workers, alone, on a quiet machine")
 
 
 # Under pytest-xdist (`make pytest`: -n 2 --dist loadfile) each test file runs whole on one worker, which has a

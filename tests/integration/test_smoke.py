@@ -32,6 +32,9 @@ from day2_servers import api_server
 from kwok_debug import API, applied, cluster_rules
 from realms import REPO_ROOT, env_of, helm4_unless_asked, leaks, namespaces, operator_made, secret_strings
 
+# Run alone after the two pytest-xdist workers of `make pytest` (tests/integration/conftest.py ALONE_MARKER).
+pytestmark = pytest.mark.alone
+
 REALM = "smk"
 NS = namespaces(REALM)
 RUN_ID_RE = re.compile(r"-[0-9a-f]{10}\.txt")
