@@ -6,7 +6,6 @@ Every assertion is made on the live cluster through kubectl or helm; waits are
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from realms import cluster_harness
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HARNESS = REPO_ROOT / "tests" / "cluster" / "harness.py"
@@ -310,16 +310,6 @@ def test_chart_installs_with_wait_and_uninstalls_cleanly(kube: Kubectl, helm_bin
     assert kube.json("get", *ns, "secrets", "-l", f"owner=helm,name={release}")["items"] == []
 
 
-def load_harness():
-    """Import the harness under a name of its own (tests/hosts has a harness.py too)."""
-    spec = importlib.util.spec_from_file_location("magasin_cluster_harness", HARNESS)
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look their module up in sys.modules while the class is built.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
@@ -328,7 +318,7 @@ def port_free(port: int) -> bool:
 
 @pytest.mark.cluster_lifecycle
 def test_down_leaves_no_process_and_up_restarts_within_30s(kubeconfig: Path) -> None:
-    harness = load_harness()
+    harness = cluster_harness()
     assert harness.harness_processes(), "the session's cluster should be running"
 
     down = subprocess.run([sys.executable, str(HARNESS), "down"], cwd=REPO_ROOT, check=False)

@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 
 
-def _cluster_harness():
+def cluster_harness():
     """tests/cluster/harness.py under a name of its own (tests/hosts has a harness.py too)."""
     spec = importlib.util.spec_from_file_location("magasin_cluster_harness", REPO_ROOT / "tests" / "cluster" / "harness.py")
     module = importlib.util.module_from_spec(spec)
@@ -37,7 +37,7 @@ def _cluster_harness():
 
 # The admin kubeconfig of this process's test cluster: the checkout's .cluster, or under pytest-xdist the
 # worker's own (tests/cluster/harness.py worker_index).
-KUBECONFIG = _cluster_harness().KUBECONFIG
+KUBECONFIG = cluster_harness().KUBECONFIG
 RECAP_RE = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 HOST_RECAP_RE = re.compile(r"^(?P<host>[\w.-]+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 COMPONENTS = ["minio", "drill", "dagster", "daskhub", "superset"]
